@@ -2,7 +2,10 @@
 
 The inequality (documented in docs/states.md):
 
-    liveness period * failureThreshold + timeout  <  unreachableTimeout  <=  lease TTL
+    liveness period * failureThreshold + timeout + kill grace  <  unreachableTimeout
+    unreachableTimeout  <=  lease TTL
+
+(the CRD requires unreachableTimeout >= 4 and > pollingInterval)
 
 so kubelet kills a hung agent's container before the operator could count the
 instance down, and the operator promotes only after the old active's lease (TTL =
@@ -22,19 +25,24 @@ class ProbeTiming:
     period_seconds: int
     timeout_seconds: int
     failure_threshold: int
+    kill_grace_seconds: int = 1  # probe-level terminationGracePeriodSeconds
 
     @property
     def worst_case_kill_seconds(self) -> int:
         """Longest time a hung container survives its liveness probe."""
-        return self.period_seconds * self.failure_threshold + self.timeout_seconds
+        return (
+            self.period_seconds * self.failure_threshold
+            + self.timeout_seconds
+            + self.kill_grace_seconds
+        )
 
 
 def liveness_timing(polling_interval: int, unreachable_timeout: int) -> ProbeTiming:
     """Liveness probe settings that kill a hung agent within half of unreachableTimeout."""
     budget = max(unreachable_timeout // 2, 3)
-    timeout = 1
-    threshold = 2 if budget >= 5 else 1
-    period = max((budget - timeout) // threshold, 1)
+    timeout, grace = 1, 1
+    threshold = 2 if budget >= 6 else 1
+    period = max((budget - timeout - grace) // threshold, 1)
     return ProbeTiming(period_seconds=period, timeout_seconds=timeout, failure_threshold=threshold)
 
 
