@@ -1,0 +1,181 @@
+"""A client workload for the sandbox: a writer that records acknowledged writes and a
+checker that samples every instance for writability.
+
+Both follow the cluster the way a client behind the `NAME-rw` Service would: the writer
+sends each insert to whichever pod carries `role=active`. An insert counts as
+acknowledged only when its COMMIT returned; the proof of "no acknowledged write lost"
+is that every acknowledged id is present on the active at the end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+
+from zenith_operator import naming
+
+TABLE = "zenith_workload"
+
+HostLookup = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class DbCredentials:
+    user: str
+    password: str
+    dbname: str
+    port: int
+
+    def conninfo(self, host: str, timeout: float = 1.0) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+            connect_timeout=max(1, int(timeout)),
+            application_name="zenith-workload",
+        )
+
+
+@dataclass(frozen=True)
+class Ack:
+    id: int
+    host: str
+    at: float  # time.monotonic()
+
+
+def active_pod_ip(core_api: object, namespace: str, cluster: str) -> HostLookup:
+    """A lookup of the pod labelled active, as the read-write Service selects it."""
+    from kubernetes import client
+
+    api: client.CoreV1Api = core_api  # type: ignore[assignment]
+    selector = f"{naming.CLUSTER_LABEL}={cluster},{naming.ROLE_LABEL}=active"
+
+    def lookup() -> str | None:
+        try:
+            pods = api.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=2)
+        except Exception:
+            return None
+        ready = [p for p in pods.items if p.status and p.status.pod_ip]
+        return ready[0].status.pod_ip if len(ready) == 1 else None
+
+    return lookup
+
+
+class Writer(threading.Thread):
+    """Inserts increasing ids into the active, one autocommit transaction each."""
+
+    def __init__(self, lookup: HostLookup, creds: DbCredentials, pause: float = 0.01) -> None:
+        super().__init__(name="zenith-writer", daemon=True)
+        self.lookup = lookup
+        self.creds = creds
+        self.pause = pause
+        self.acks: list[Ack] = []
+        self.failures = 0
+        self._stop_event = threading.Event()
+        self._next_id = 1
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+
+    @property
+    def acked_ids(self) -> set[int]:
+        return {a.id for a in self.acks}
+
+    def first_ack_after(self, moment: float, host: str | None = None) -> Ack | None:
+        for ack in self.acks:
+            if ack.at > moment and (host is None or ack.host == host):
+                return ack
+        return None
+
+    def run(self) -> None:
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        conn_host: str | None = None
+        while not self._stop_event.is_set():
+            host = self.lookup()
+            if host is None:
+                self._stop_event.wait(0.05)
+                continue
+            try:
+                if conn is None or conn_host != host or conn.closed:
+                    if conn is not None:
+                        conn.close()
+                    conn = psycopg.connect(self.creds.conninfo(host), autocommit=True)
+                    conn_host = host
+                    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigint PRIMARY KEY)")
+                ident = self._next_id
+                conn.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", (ident,))
+                self.acks.append(Ack(ident, host, time.monotonic()))
+                self._next_id += 1
+                self._stop_event.wait(self.pause)
+            except psycopg.Error:
+                self.failures += 1
+                # The id may or may not have committed: it is never reused, and only
+                # acknowledged ids are checked, so an unknown outcome cannot hide a loss.
+                self._next_id += 1
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop_event.wait(0.05)
+        if conn is not None:
+            conn.close()
+
+
+def is_writable(host: str, creds: DbCredentials) -> bool | None:
+    """True/False when the instance answered, None when it could not be reached."""
+    try:
+        with psycopg.connect(creds.conninfo(host), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT NOT pg_is_in_recovery()"
+                " AND current_setting('default_transaction_read_only') = 'off'"
+            ).fetchone()
+            return bool(row and row[0])
+    except psycopg.Error:
+        return None
+
+
+@dataclass
+class Sample:
+    at: float
+    writable: frozenset[str]
+
+
+@dataclass
+class WritabilityChecker(threading.Thread):
+    """Samples every instance and keeps the samples in which more than one was writable."""
+
+    hosts: Callable[[], list[str]]
+    creds: DbCredentials
+    interval: float = 0.1
+    samples: int = 0
+    violations: list[Sample] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        threading.Thread.__init__(self, name="zenith-checker", daemon=True)
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            at = time.monotonic()
+            writable = frozenset(h for h in self.hosts() if is_writable(h, self.creds))
+            self.samples += 1
+            if len(writable) > 1:
+                self.violations.append(Sample(at, writable))
+            self._stop_event.wait(self.interval)
+
+
+def missing_acknowledged(host: str, creds: DbCredentials, acked: set[int]) -> set[int]:
+    """Acknowledged ids absent from the instance at host."""
+    with psycopg.connect(creds.conninfo(host, timeout=5), autocommit=True) as conn:
+        present = {row[0] for row in conn.execute(f"SELECT id FROM {TABLE}")}
+    return acked - present
