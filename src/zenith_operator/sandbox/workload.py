@@ -49,20 +49,31 @@ class Ack:
     at: float  # time.monotonic()
 
 
-def active_pod_ip(core_api: object, namespace: str, cluster: str) -> HostLookup:
-    """A lookup of the pod labelled active, as the read-write Service selects it."""
+def active_pod_ip(
+    core_api: object, namespace: str, cluster: str, max_age: float = 0.25
+) -> HostLookup:
+    """A lookup of the pod labelled active, as the read-write Service selects it.
+
+    Answers are cached for `max_age` seconds, about as long as a Service's endpoints lag.
+    """
     from kubernetes import client
 
     api: client.CoreV1Api = core_api  # type: ignore[assignment]
     selector = f"{naming.CLUSTER_LABEL}={cluster},{naming.ROLE_LABEL}=active"
+    cache: dict[str, tuple[float, str | None]] = {}
 
     def lookup() -> str | None:
+        now = time.monotonic()
+        if "v" in cache and now - cache["v"][0] < max_age:
+            return cache["v"][1]
         try:
             pods = api.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=2)
+            live = [p for p in pods.items if p.status and p.status.pod_ip]
+            answer = live[0].status.pod_ip if len(live) == 1 else None
         except Exception:
-            return None
-        ready = [p for p in pods.items if p.status and p.status.pod_ip]
-        return ready[0].status.pod_ip if len(ready) == 1 else None
+            answer = None
+        cache["v"] = (now, answer)
+        return answer
 
     return lookup
 
