@@ -68,8 +68,8 @@ def active_pod_ip(
             return cache["v"][1]
         try:
             pods = api.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=2)
-            live = [p for p in pods.items if p.status and p.status.pod_ip]
-            answer = live[0].status.pod_ip if len(live) == 1 else None
+            ips = [p.status.pod_ip for p in pods.items if p.status and p.status.pod_ip]
+            answer = ips[0] if len(ips) == 1 else None
         except Exception:
             answer = None
         cache["v"] = (now, answer)
