@@ -114,10 +114,13 @@ class LocalNode(SpecModel):
     """Where the local PersistentVolume of one instance lives."""
 
     node: str = Field(
-        min_length=1, description="node name (label kubernetes.io/hostname) holding the disk"
+        min_length=1,
+        max_length=253,
+        description="node name (label kubernetes.io/hostname) holding the disk",
     )
     path: str = Field(
         min_length=2,
+        max_length=4096,
         pattern=r"^/",
         description="absolute directory on that node, prepared by the administrator",
     )
@@ -377,8 +380,10 @@ class TemplateSpec(SpecModel):
 class PodTemplateOverride(SpecModel):
     """Overrides of the database pods' template (the seed's `template`)."""
 
-    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata)
-    spec: TemplateSpec = Field(default_factory=TemplateSpec)
+    metadata: TemplateMetadata = Field(
+        default_factory=TemplateMetadata, description="labels and annotations added to the pods"
+    )
+    spec: TemplateSpec = Field(default_factory=TemplateSpec, description="pod spec overrides")
 
 
 class RetentionPolicy(SpecModel):
