@@ -14,8 +14,11 @@ RUN python -m venv /opt/zenith
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/zenith/bin/pip install . \
- && /opt/zenith/bin/zenith-operator --help >/dev/null
+# psycopg: the agent's PostgreSQL engine talks to its database with it (listed here as
+# long as pyproject.toml keeps it among the dev extras only).
+RUN /opt/zenith/bin/pip install . "psycopg[binary]>=3.1" \
+ && /opt/zenith/bin/zenith-operator --help >/dev/null \
+ && /opt/zenith/bin/python -c "import psycopg, kopf, kubernetes, aiohttp"
 
 # --- runtime
 FROM ${PYTHON_IMAGE}
