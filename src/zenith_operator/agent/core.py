@@ -1,0 +1,324 @@
+"""The agent's brain: role, lease, fencing and the command semantics of docs/agent-protocol.md.
+
+The HTTP layer (server.py) only parses and serializes; every decision is here. Each
+command method returns a `CommandResult` with `changed=False` when it was already
+satisfied, or raises `Conflict` / `EngineError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from zenith_operator import __version__
+from zenith_operator.agent.commands import CommandRunner
+from zenith_operator.agent.config import AgentConfig
+from zenith_operator.agent.engine import Engine, EngineError, EngineStatus, RunMode
+from zenith_operator.agent.lease import Lease
+from zenith_operator.wire import (
+    AgentStatus,
+    CommandResult,
+    DatabaseState,
+    HealthStatus,
+    LeaseRequest,
+    LeaseResponse,
+    PeerAddress,
+    PromoteRequest,
+    ReplicationModeRequest,
+    Role,
+)
+
+log = structlog.get_logger("zenith.agent")
+
+TICK = 0.05  # seconds between watcher passes: lease checks are this precise
+WEDGED_AFTER = 10.0  # liveness fails when the watcher has not ticked for this long
+
+
+class Conflict(Exception):
+    """The command contradicts the instance's state (HTTP 409)."""
+
+
+@dataclass
+class PersistedState:
+    """What survives an agent restart ($ZENITH_DATA_DIR/agent-state.json)."""
+
+    role: Role = Role.NONE
+    upstream: PeerAddress | None = None
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, engine: Engine, lease: Lease | None = None) -> None:
+        self.config = config
+        self.engine = engine
+        self.lease = lease or Lease()
+        self.runner = CommandRunner()
+        self.state_path = config.data_dir / "agent-state.json"
+        self.state = self._load_state()
+        self.fenced = False
+        self.last_error: str | None = None
+        self.last_tick = time.monotonic()
+        self._watcher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    # ---------------------------------------------------------------- persistence
+    def _load_state(self) -> PersistedState:
+        try:
+            data = json.loads(self.state_path.read_text())
+            up = data.get("upstream")
+            return PersistedState(
+                role=Role(data.get("role", "none")),
+                upstream=PeerAddress.model_validate(up) if up else None,
+            )
+        except (OSError, ValueError):
+            return PersistedState()
+
+    def _save_state(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        data = {
+            "role": str(self.state.role),
+            "upstream": self.state.upstream.model_dump() if self.state.upstream else None,
+        }
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.state_path)
+
+    def _set_role(self, role: Role, upstream: PeerAddress | None = None) -> None:
+        self.state = PersistedState(role=role, upstream=upstream)
+        self._save_state()
+
+    # ---------------------------------------------------------------- lifecycle
+    async def boot(self) -> None:
+        """Start the database as the persisted role allows, then watch the lease.
+
+        An active restarting has no lease (the monotonic clock does not survive a
+        restart): it comes up fenced (read-only) until the operator promotes it.
+        """
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        if self.state.role == Role.ACTIVE:
+            self.fenced = True
+        if not self.engine.has_data():
+            log.info("no data yet: waiting for promote (initialise) or follow (clone)")
+            return
+        await self._guarded("boot", self._start_database)
+
+    async def shutdown(self) -> None:
+        if self._watcher:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self.runner.run_waiting("shutdown", self.engine.stop)
+
+    async def _guarded(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await self.runner.run_waiting(name, fn)
+        except EngineError as exc:
+            self.last_error = str(exc)
+            log.error(f"{name} failed", error=str(exc))
+
+    async def _watch(self) -> None:
+        """The agent loop: heartbeat for liveness and the lease check for fencing."""
+        while True:
+            self.last_tick = time.monotonic()
+            try:
+                if self.state.role == Role.ACTIVE and not self.fenced and self.lease.expired():
+                    await self._fence("lease expired")
+            except Exception as exc:  # the loop never dies; it reports
+                self.last_error = f"fencing failed: {exc}"
+                log.exception("fencing failed")
+            await asyncio.sleep(TICK)
+
+    async def _fence(self, why: str) -> None:
+        self.fenced = True  # reported at once, before the database is even touched
+        log.warning("fencing", reason=why)
+        started = time.monotonic()
+        await self.runner.run_waiting("fence", self.engine.fence)
+        log.warning("fenced", reason=why, seconds=round(time.monotonic() - started, 3))
+
+    def _run_mode(self) -> RunMode:
+        if self.state.role == Role.STANDBY and self.state.upstream is not None:
+            return RunMode.STANDBY
+        if self.state.role == Role.ACTIVE and not self.fenced and not self.lease.expired():
+            return RunMode.WRITABLE
+        return RunMode.READ_ONLY
+
+    async def _start_database(self) -> None:
+        mode = self._run_mode()
+        await self.engine.start(mode, self.state.upstream if mode == RunMode.STANDBY else None)
+
+    # ---------------------------------------------------------------- reads
+    async def status(self) -> AgentStatus:
+        es = await self.engine.status()
+        return self._status_from(es)
+
+    def _status_from(self, es: EngineStatus) -> AgentStatus:
+        remaining = self.lease.remaining() if self.state.role == Role.ACTIVE else None
+        return AgentStatus(
+            pod=self.config.pod_name,
+            role=self.state.role,
+            database=es.database,
+            fenced=self.fenced,
+            timeline=es.timeline,
+            position=es.position,
+            replication=es.replication,
+            config_hash=self.engine.config_hash(),
+            lease_remaining=remaining,
+            busy=self.runner.busy,
+            last_error=self.last_error or es.error,
+            agent_version=__version__,
+            engine=self.engine.name,
+            engine_version=es.engine_version,
+        )
+
+    def alive(self) -> tuple[bool, str]:
+        stale = time.monotonic() - self.last_tick
+        if self._watcher is not None and self._watcher.done():
+            return False, "agent loop ended"
+        if stale > WEDGED_AFTER:
+            return False, f"agent loop wedged for {stale:.1f}s"
+        return True, ""
+
+    async def health(self) -> HealthStatus:
+        alive, reason = self.alive()
+        ready = False
+        if alive:
+            es = await self.engine.status()
+            ready, reason = self._ready(es)
+        return HealthStatus(alive=alive, ready=ready, role=self.state.role, reason=reason)
+
+    def _ready(self, es: EngineStatus) -> tuple[bool, str]:
+        if es.database != DatabaseState.RUNNING:
+            return False, f"database {es.database}"
+        if self.state.role == Role.ACTIVE:
+            if self.fenced or not es.writable:
+                return False, "active is fenced"
+            return True, ""
+        if self.state.role == Role.STANDBY:
+            return True, ""
+        return False, "no role yet"
+
+    # ---------------------------------------------------------------- commands
+    def lease_request(self, req: LeaseRequest) -> LeaseResponse:
+        self.lease.grant(req.ttl, req.holder)
+        return LeaseResponse(remaining=req.ttl, fenced=self.fenced)
+
+    async def _command(
+        self, name: str, fn: Callable[[], Awaitable[tuple[bool, str]]]
+    ) -> CommandResult:
+        async def body() -> tuple[bool, str]:
+            try:
+                result = await fn()
+            except EngineError as exc:
+                self.last_error = f"{name}: {exc}"
+                raise
+            self.last_error = None
+            return result
+
+        # shielded: a client that disconnects does not abort a half-done command
+        task = asyncio.get_running_loop().create_task(self.runner.run(name, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        changed, message = await asyncio.shield(task)
+        log.info(name, changed=changed, message=message)
+        return CommandResult(changed=changed, message=message, status=await self.status())
+
+    def _writable_active(self) -> bool:
+        return self.state.role == Role.ACTIVE and not self.fenced and self.engine.running()
+
+    async def promote(self, req: PromoteRequest) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if self._writable_active():
+                self.lease.grant(req.lease_ttl, "promote")
+                return False, "already the active"
+            # the lease first, so the watcher does not fence what we are about to open
+            self.lease.grant(req.lease_ttl, "promote")
+            if not self.engine.has_data():
+                await self.engine.init()
+                message = "initialised a new database and started it as the active"
+            else:
+                message = "promoted to active"
+            await self.engine.set_replication_mode("async", None)
+            self._set_role(Role.ACTIVE)
+            self.fenced = False
+            await self.engine.promote()
+            return True, message
+
+        return await self._command("promote", run)
+
+    async def follow(self, peer: PeerAddress) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if self._writable_active():
+                raise Conflict("a writable active cannot follow: stop it or let its lease lapse")
+            up = PeerAddress(host=peer.host, port=peer.port, name=peer.name)
+            same = self.state.role == Role.STANDBY and self.state.upstream == up
+            if same and self.engine.running():
+                return False, f"already following {up.host}:{up.port}"
+            self._set_role(Role.STANDBY, up)
+            self.lease.clear()
+            self.fenced = False
+            await self.engine.follow(up)
+            return True, f"following {up.host}:{up.port}"
+
+        return await self._command("follow", run)
+
+    async def rebuild(self, peer: PeerAddress) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if self._writable_active():
+                raise Conflict("a writable active cannot be rebuilt: stop it or let it fence")
+            up = PeerAddress(host=peer.host, port=peer.port, name=peer.name)
+            self._set_role(Role.STANDBY, up)
+            self.lease.clear()
+            self.fenced = False
+            started = time.monotonic()
+            how = await self.engine.rebuild(up)
+            took = time.monotonic() - started
+            return True, f"rebuilt by {how} from {up.host}:{up.port} in {took:.2f}s"
+
+        return await self._command("rebuild", run)
+
+    async def stop(self) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if not self.engine.running():
+                return False, "already stopped"
+            await self.engine.stop()
+            return True, "stopped"
+
+        return await self._command("stop", run)
+
+    async def start(self) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if not self.engine.has_data():
+                raise Conflict("no data: promote to initialise or follow a peer to clone")
+            if self.engine.running():
+                return False, "already running"
+            await self._start_database()
+            return True, f"started {self._run_mode()}"
+
+        return await self._command("start", run)
+
+    async def reload(self) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            before = self.engine.config_hash()
+            after, message = await self.engine.apply_config()
+            return before != after, f"config {after}: {message}"
+
+        return await self._command("reload", run)
+
+    async def replication(self, req: ReplicationModeRequest) -> CommandResult:
+        async def run() -> tuple[bool, str]:
+            if self.state.role != Role.ACTIVE:
+                raise Conflict("replication mode is set on the active")
+            before = (await self.engine.status()).replication
+            standby = req.standby_name if req.mode == "sync" else None
+            if before.mode == req.mode and before.sync_standby == standby:
+                return False, f"already {req.mode}"
+            await self.engine.set_replication_mode(req.mode, standby)
+            return True, f"replication {req.mode}" + (f" to {standby}" if standby else "")
+
+        return await self._command("replication", run)

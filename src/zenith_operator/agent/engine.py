@@ -1,0 +1,86 @@
+"""The engine interface: what the agent needs from a database.
+
+The agent owns roles, the lease and fencing; an engine only knows how to put its database
+into one of three run modes and to report what it sees. Every method is idempotent and
+may be called again after a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from zenith_operator.wire import DatabaseState, PeerAddress, ReplicationMode, ReplicationStatus
+
+
+class RunMode(StrEnum):
+    WRITABLE = "writable"  # an active with a live lease
+    READ_ONLY = "read-only"  # fenced active, or data of unknown role: reads only, no upstream
+    STANDBY = "standby"  # follows an upstream
+
+
+class EngineError(Exception):
+    """An engine operation failed; the message says what and is shown as last_error."""
+
+
+@dataclass
+class EngineStatus:
+    database: DatabaseState
+    writable: bool = False
+    timeline: int | None = None
+    position: int | None = None
+    replication: ReplicationStatus = field(default_factory=ReplicationStatus)
+    engine_version: str | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def has_data(self) -> bool:
+        """True when the data directory holds a database (initialised or cloned)."""
+        ...
+
+    async def init(self) -> None:
+        """Create a new, empty database (only on an empty data directory)."""
+        ...
+
+    async def start(self, mode: RunMode, upstream: PeerAddress | None = None) -> None:
+        """Start (or restart into) mode; `upstream` is required for STANDBY."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop the database cleanly (fast shutdown), harder after a grace period."""
+        ...
+
+    async def fence(self) -> None:
+        """Stop accepting writes now; reads may continue (the agent then reports fenced)."""
+        ...
+
+    async def promote(self) -> None:
+        """Turn a running read-only or standby database writable."""
+        ...
+
+    async def follow(self, upstream: PeerAddress) -> None:
+        """Run as a standby of upstream (cloning it first when there is no data)."""
+        ...
+
+    async def rebuild(self, upstream: PeerAddress) -> str:
+        """Resynchronise from upstream (rewind, else clone); returns how ("rewind"/"clone")."""
+        ...
+
+    async def status(self) -> EngineStatus: ...
+
+    async def apply_config(self) -> tuple[str, str]:
+        """Re-read the database settings and apply them; returns (config_hash, message)."""
+        ...
+
+    async def set_replication_mode(self, mode: ReplicationMode, standby: str | None) -> None: ...
+
+    def running(self) -> bool:
+        """True while the database process is alive."""
+        ...
+
+    def config_hash(self) -> str | None: ...
