@@ -60,6 +60,35 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
 
 
+def shm_of(pids: list[int]) -> set[str]:
+    """Shared memory mapped by pids: "/dev/shm/..." paths and "SYSV<key>" entries."""
+    found: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+                parts = line.split(maxsplit=5)
+                name = parts[5].removesuffix(" (deleted)") if len(parts) == 6 else ""
+                if name.startswith("/dev/shm/PostgreSQL.") or name.startswith("/SYSV"):
+                    found.add(name)
+    return found
+
+
+def release_shm(names: set[str]) -> None:
+    """Remove segments that nobody is attached to any more (only ones we recorded)."""
+    for name in names:
+        if name.startswith("/dev/shm/"):
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        elif name.startswith("/SYSV"):
+            key = int(name[5:], 16)
+            out = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+            for row in out.splitlines():
+                cols = row.split()
+                if len(cols) >= 6 and cols[0].startswith("0x") and int(cols[0], 16) == key:
+                    if cols[5] == "0":
+                        subprocess.run(["ipcrm", "-m", cols[1]], capture_output=True)
+
+
 @dataclass
 class Pod:
     name: str
@@ -69,6 +98,7 @@ class Pod:
     agent_port: int = 0
     listen_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    shm: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.agent_port = self.agent_port or free_port(self.ip)
@@ -146,33 +176,44 @@ class Pod:
 
     def kill(self) -> None:
         """The pod dies: SIGKILL to the agent's whole process group."""
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.shm |= shm_of(self.pg_pids())
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def pg_pids(self) -> list[int]:
+        """Live processes whose working directory is this pod's PGDATA."""
+        pgdata = os.path.realpath(self.data / "pgdata")
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry}/cwd") == pgdata:
+                        found.append(int(entry))
+        return found
+
+    def kill_postmaster(self) -> None:
+        """kill -9 the postmaster only (the agent survives and sees a crash)."""
+        self.shm |= shm_of(self.pg_pids())
+        os.kill(self.postmaster_pid(), signal.SIGKILL)
 
     def postmaster_pid(self) -> int:
         return int((self.data / "pgdata" / "postmaster.pid").read_text().split()[0])
 
     def cleanup(self) -> None:
+        """SIGTERM (the agent stops PostgreSQL cleanly), then kill whatever is left and
+        remove the shared memory of every postgres process of ours that died by a kill."""
+        self.terminate(timeout=20)
         self.kill()
-        pgdata = os.path.realpath(self.data / "pgdata")
-
-        def strays() -> list[int]:
-            found = []
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    with contextlib.suppress(OSError):
-                        if os.readlink(f"/proc/{entry}/cwd").startswith(pgdata):
-                            found.append(int(entry))
-            return found
-
         deadline = time.monotonic() + 10
-        while (left := strays()) and time.monotonic() < deadline:
+        while (left := self.pg_pids()) and time.monotonic() < deadline:
+            self.shm |= shm_of(left)
             for pid in left:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
+        release_shm(self.shm)
         shutil.rmtree(self.base, ignore_errors=True)
 
     # ------------------------------------------------------------ HTTP

@@ -356,8 +356,9 @@ class PostgresEngine:
             log.error("postgres exited", code=code)
 
     async def _spawn(self) -> None:
+        # postmaster.pid stays: a new postmaster reads it to remove the shared memory
+        # of a crashed predecessor (strays are dead, so the lock is stale).
         await self._kill_strays()
-        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         self._expect_exit = False
         self._crashed = None
         self._proc = await asyncio.create_subprocess_exec(

@@ -1,0 +1,78 @@
+"""Lease and self-fencing on a real PostgreSQL: an active without a live lease never writes."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from harness import Pod, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def try_write(pod: Pod) -> bool:
+    try:
+        with psycopg.connect(pod.dsn(), autocommit=True) as conn:
+            conn.execute("INSERT INTO t VALUES (1)")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def can_read(pod: Pod) -> bool:
+    with psycopg.connect(pod.dsn(), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM t").fetchone() is not None
+
+
+def test_lapsed_lease_fences_and_only_promote_lifts_it(solo: Pod) -> None:
+    ttl = 2.0
+    solo.call("/v1/promote", {"lease_ttl": 30})
+    with psycopg.connect(solo.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+    # renewals keep it writable
+    for _ in range(3):
+        resp = solo.post("/v1/lease", {"ttl": ttl, "holder": "test"})
+        assert resp.status_code == 200 and resp.json()["fenced"] is False
+        assert try_write(solo)
+    granted = time.monotonic()
+    solo.post("/v1/lease", {"ttl": ttl})
+    assert try_write(solo), "a write must be accepted while the lease is live"
+    wait_for("writes rejected after the lease lapsed", lambda: not try_write(solo), timeout=ttl + 5)
+    rejected = time.monotonic() - granted
+    print(f"lease {ttl}s: writes rejected {rejected - ttl:+.2f}s after expiry")
+    assert rejected >= ttl - 0.05  # not before the lease ran out (client-side bound)
+    assert rejected < ttl + 3.0
+    st = solo.status()
+    assert (st["role"], st["fenced"], st["lease_remaining"]) == ("active", True, 0.0)
+    wait_for("reads still served while fenced", lambda: can_read(solo))
+    assert solo.get("/health?ready=1").status_code == 503
+    # a new lease does not lift the fence
+    resp = solo.post("/v1/lease", {"ttl": 30})
+    assert resp.json()["fenced"] is True
+    assert not try_write(solo)
+    # promote does
+    result = solo.call("/v1/promote", {"lease_ttl": 30})
+    assert result["changed"] is True
+    assert try_write(solo)
+    st = solo.status()
+    assert (st["fenced"], st["database"]) == (False, "running")
+    assert st["lease_remaining"] > 25
+
+
+def test_restarted_active_boots_fenced(solo: Pod) -> None:
+    solo.call("/v1/promote", {"lease_ttl": 60})
+    with psycopg.connect(solo.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+    assert solo.terminate() == 0  # SIGTERM: fast shutdown of the database, exit 0
+    assert not solo.pg_pids()
+    solo.start()
+    wait_for("database back", lambda: solo.status()["database"] == "running")
+    st = solo.status()
+    assert (st["role"], st["fenced"], st["lease_remaining"]) == ("active", True, None)
+    assert can_read(solo) and not try_write(solo)
+    assert solo.call("/v1/promote", {"lease_ttl": 60})["changed"] is True
+    assert try_write(solo)
+    # promote on a writable active: a no-op success that renews the lease
+    result = solo.call("/v1/promote", {"lease_ttl": 60})
+    assert (result["changed"], result["status"]["role"]) == (False, "active")

@@ -1,0 +1,106 @@
+"""A real active/standby pair driven through the agent API: replication, failover,
+rewind and planned switchover, with no acknowledged write lost."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from conftest import streaming_in_sync
+from harness import Pod, wait_for
+from writer import Writer
+
+pytestmark = pytest.mark.integration
+
+
+def ids_on(pod: Pod) -> set[int]:
+    with psycopg.connect(pod.dsn(), autocommit=True) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM acks").fetchall()}
+
+
+def make_table(pod: Pod) -> None:
+    with psycopg.connect(pod.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE acks (id int PRIMARY KEY)")
+
+
+def test_pair_replicates(pair: tuple[Pod, Pod]) -> None:
+    a, b = pair
+    make_table(a)
+    with psycopg.connect(a.dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO acks VALUES (1)")
+    wait_for("row on the standby", lambda: ids_on(b) == {1})
+    sa, sb = a.status(), b.status()
+    assert (sa["role"], sa["database"], sa["fenced"]) == ("active", "running", False)
+    assert sa["replication"]["mode"] == "sync"
+    assert sa["replication"]["sync_standby"] == "pair-1"
+    assert (sb["role"], sb["replication"]["upstream_host"]) == ("standby", a.ip)
+    assert sb["replication"]["receiving"] is True
+    assert sa["timeline"] == sb["timeline"] == 1
+    # the app user and database exist
+    with psycopg.connect(a.dsn("app", "app-pw", "app"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE mine (x int)")
+    # a standby rejects writes
+    with psycopg.connect(b.dsn(), autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("INSERT INTO acks VALUES (2)")
+    # readiness follows the role
+    assert a.get("/health?ready=1").json()["ready"] is True
+    assert b.get("/health?ready=1").json()["ready"] is True
+
+
+def test_failover_then_rewind(pair: tuple[Pod, Pod]) -> None:
+    a, b = pair
+    make_table(a)
+    active = {"pod": a}
+    writer = Writer(lambda: active["pod"].dsn())
+    writer.start()
+    writer.wait_acked(200)
+    a.kill_postmaster()  # the active's database dies mid-write
+    killed = time.monotonic()
+    wait_for("old active reported crashed", lambda: a.status()["database"] == "crashed")
+    result = b.call("/v1/promote", {"lease_ttl": 60})
+    assert result["changed"] is True
+    active["pod"] = b
+    writer.wait_acked(50)
+    print(f"kill -9 -> promoted standby accepts writes: {time.monotonic() - killed:.2f}s")
+    acked = writer.finish()
+    missing = set(acked) - ids_on(b)
+    assert not missing, f"{len(missing)} acknowledged ids lost, e.g. {sorted(missing)[:5]}"
+    sb = b.status()
+    assert (sb["role"], sb["fenced"], sb["timeline"]) == ("active", False, 2)
+    assert sb["replication"]["mode"] == "async"  # a promote always starts async
+
+    started = time.monotonic()
+    result = a.call("/v1/rebuild", b.address())
+    print(f"rebuild: {result['message']} (call {time.monotonic() - started:.2f}s)")
+    assert "rewind" in result["message"]
+    b.call("/v1/replication", {"mode": "sync", "standby_name": "pair-0"})
+    wait_for("old active streams from the new one", lambda: streaming_in_sync(b, "pair-0"))
+    with psycopg.connect(b.dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO acks VALUES (-1)")
+    wait_for("write replicated to the rebuilt standby", lambda: -1 in ids_on(a))
+    sa = a.status()
+    assert (sa["role"], sa["timeline"], sa["replication"]["receiving"]) == ("standby", 2, True)
+
+
+def test_planned_switchover(pair: tuple[Pod, Pod]) -> None:
+    a, b = pair
+    make_table(a)
+    active = {"pod": a}
+    writer = Writer(lambda: active["pod"].dsn())
+    writer.start()
+    writer.wait_acked(100)
+    started = time.monotonic()
+    a.call("/v1/stop")  # clean shutdown: every WAL record reaches the sync standby
+    b.call("/v1/promote", {"lease_ttl": 60})
+    active["pod"] = b
+    writer.wait_acked(20)
+    print(f"switchover: writes moved in {time.monotonic() - started:.2f}s")
+    a.call("/v1/follow", b.address())
+    b.call("/v1/replication", {"mode": "sync", "standby_name": "pair-0"})
+    wait_for("old active follows in sync", lambda: streaming_in_sync(b, "pair-0"))
+    writer.wait_acked(20)
+    acked = writer.finish()
+    assert not set(acked) - ids_on(b)
+    wait_for("all acknowledged ids on the new standby", lambda: set(acked) <= ids_on(a))
+    assert a.status()["timeline"] == b.status()["timeline"] == 2
