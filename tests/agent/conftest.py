@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Pod, pg_bindir, pods, wait_for  # noqa: E402
+from harness import Pod, pg_bindir, pods, wait_for
 
 A_IP, B_IP = "127.0.0.2", "127.0.0.3"
 

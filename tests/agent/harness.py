@@ -84,9 +84,9 @@ def release_shm(names: set[str]) -> None:
             out = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
             for row in out.splitlines():
                 cols = row.split()
-                if len(cols) >= 6 and cols[0].startswith("0x") and int(cols[0], 16) == key:
-                    if cols[5] == "0":
-                        subprocess.run(["ipcrm", "-m", cols[1]], capture_output=True)
+                ours = len(cols) >= 6 and cols[0].startswith("0x") and int(cols[0], 16) == key
+                if ours and cols[5] == "0":
+                    subprocess.run(["ipcrm", "-m", cols[1]], capture_output=True)
 
 
 @dataclass
@@ -249,7 +249,9 @@ class Pod:
         return {"host": self.ip, "port": self.listen_port, "name": self.name}
 
     # ------------------------------------------------------------ SQL
-    def dsn(self, user: str = "zadmin", password: str = ADMIN_PASSWORD, db: str = "postgres") -> str:
+    def dsn(
+        self, user: str = "zadmin", password: str = ADMIN_PASSWORD, db: str = "postgres"
+    ) -> str:
         return (
             f"host={self.ip} port={self.listen_port} user={user} password={password} "
             f"dbname={db} connect_timeout=3"

@@ -7,8 +7,10 @@ may be called again after a failure.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from zenith_operator.wire import DatabaseState, PeerAddress, ReplicationMode, ReplicationStatus
@@ -22,6 +24,22 @@ class RunMode(StrEnum):
 
 class EngineError(Exception):
     """An engine operation failed; the message says what and is shown as last_error."""
+
+
+def db_settings(config_dir: Path) -> tuple[str, str]:
+    """(contents, hash) of every file in $ZENITH_CONFIG_DIR/db, concatenated in name order.
+
+    The hash is what /v1/status reports as config_hash once the settings are applied.
+    """
+    db_dir = config_dir / "db"
+    parts: list[str] = []
+    if db_dir.is_dir():
+        for path in sorted(db_dir.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            parts.append(f"# --- {path.name}\n{path.read_text().rstrip()}\n")
+    text = "".join(parts)
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass

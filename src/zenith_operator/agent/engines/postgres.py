@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import ctypes
 import glob
-import hashlib
 import os
 import pwd
 import shutil
@@ -38,7 +37,7 @@ import structlog
 from psycopg import sql
 
 from zenith_operator.agent.config import AgentConfig
-from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode
+from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode, db_settings
 from zenith_operator.wire import (
     DatabaseState,
     PeerAddress,
@@ -236,16 +235,7 @@ class PostgresEngine:
 
     # ---------------------------------------------------------------- config files
     def _db_settings(self) -> tuple[str, str]:
-        """(contents, hash) of $ZENITH_CONFIG_DIR/db/* in name order."""
-        db_dir = self.config.config_dir / "db"
-        parts: list[str] = []
-        if db_dir.is_dir():
-            for path in sorted(db_dir.iterdir()):
-                if path.name.startswith(".") or not path.is_file():
-                    continue
-                parts.append(f"# --- {path.name}\n{path.read_text().rstrip()}\n")
-        text = "".join(parts)
-        return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+        return db_settings(self.config.config_dir)
 
     def _write_config(self) -> None:
         self._mkdir(self.conf)
