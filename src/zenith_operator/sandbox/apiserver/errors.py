@@ -1,0 +1,162 @@
+"""metav1.Status error bodies, worded as kube-apiserver words them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .resources import ResourceType
+
+# field.ErrorType -> (display string, StatusCause reason)
+_TYPES = {
+    "invalid": ("Invalid value", "FieldValueInvalid"),
+    "typeinvalid": ("Invalid value", "FieldValueTypeInvalid"),
+    "required": ("Required value", "FieldValueRequired"),
+    "notsupported": ("Unsupported value", "FieldValueNotSupported"),
+    "forbidden": ("Forbidden", "FieldValueForbidden"),
+    "duplicate": ("Duplicate value", "FieldValueDuplicate"),
+    "toolong": ("Too long", "FieldValueTooLong"),
+    "toomany": ("Too many", "FieldValueTooMany"),
+    "notfound": ("Not found", "FieldValueNotFound"),
+}
+_NO_VALUE = {"required", "forbidden", "toolong"}
+
+
+def go_value(value: Any) -> str:
+    """Format a bad value as Go's field.Error.ErrorBody does (%v for scalars, %q for strings)."""
+    if value is None:
+        return '"null"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) and not value.is_integer() else str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One `field.Error`: type, JSON path (`spec.x`), bad value, detail."""
+
+    type: str
+    field: str
+    value: Any = None
+    detail: str = ""
+
+    def body(self) -> str:
+        text, _ = _TYPES[self.type]
+        s = text if self.type in _NO_VALUE else f"{text}: {go_value(self.value)}"
+        return f"{s}: {self.detail}" if self.detail else s
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.body()}" if self.field else self.body()
+
+    def cause(self) -> dict[str, Any]:
+        return {"reason": _TYPES[self.type][1], "message": self.body(), "field": self.field}
+
+
+class ApiError(Exception):
+    """An error answered as a metav1.Status body with its HTTP code."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+        }
+        if self.reason:
+            body["reason"] = self.reason
+        if self.details is not None:
+            body["details"] = self.details
+        body["code"] = self.code
+        return body
+
+
+def _details(rt: ResourceType, name: str, kind: str | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": name} if name else {}
+    if rt.group:
+        d["group"] = rt.group
+    d["kind"] = kind or rt.plural
+    return d
+
+
+def not_found(rt: ResourceType, name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'{rt.qualified} "{name}" not found', _details(rt, name))
+
+
+def already_exists(rt: ResourceType, name: str) -> ApiError:
+    msg = f'{rt.qualified} "{name}" already exists'
+    return ApiError(409, "AlreadyExists", msg, _details(rt, name))
+
+
+def conflict(rt: ResourceType, name: str, why: str = "") -> ApiError:
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version and "
+        "try again"
+    )
+    msg = f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}'
+    return ApiError(409, "Conflict", msg, _details(rt, name))
+
+
+def invalid(rt: ResourceType, name: str, errors: list[FieldError]) -> ApiError:
+    kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    agg = str(errors[0]) if len(errors) == 1 else "[" + ", ".join(map(str, errors)) + "]"
+    details = _details(rt, name, rt.kind)
+    details["causes"] = [e.cause() for e in errors]
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {agg}', details)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def forbidden_terminating(rt: ResourceType, name: str, namespace: str) -> ApiError:
+    msg = (
+        f'{rt.qualified} "{name}" is forbidden: unable to create new content in namespace '
+        f"{namespace} because it is being terminated"
+    )
+    details = _details(rt, name)
+    details["causes"] = [
+        {
+            "reason": "NamespaceTerminating",
+            "message": f"namespace {namespace} is being terminated",
+            "field": "metadata.namespace",
+        }
+    ]
+    return ApiError(403, "Forbidden", msg, details)
+
+
+def method_not_allowed() -> ApiError:
+    return ApiError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+    )
+
+
+def unsupported_media(content_type: str, supported: list[str]) -> ApiError:
+    msg = (
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(supported)
+    )
+    del content_type
+    return ApiError(415, "UnsupportedMediaType", msg)
+
+
+def path_not_found() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def expired(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)

@@ -1,0 +1,494 @@
+"""The REST verbs on stored objects, with kube-apiserver's semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import defaults, errors, meta, patching
+from .errors import ApiError, FieldError
+from .resources import Registry, ResourceType
+from .selectors import parse_fields, parse_labels
+from .storage import Obj, Store
+
+_IMMUTABLE_META = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "namespace",
+    "name",
+    "resourceVersion",
+    "selfLink",
+)
+
+
+@dataclass
+class Ctx:
+    """Per-request options (query parameters) and the warnings to answer with."""
+
+    query: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.query.get("dryRun") == "All"
+
+
+class Api:
+    """Create/get/list/update/patch/delete over a Store, as the real server does them."""
+
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self.ips = defaults.ServiceIPs()
+        # Hooks the CRD manager and garbage collector install.
+        self.prepare_hooks: dict[
+            tuple[str, str], Callable[[Obj, Obj | None], list[FieldError]]
+        ] = {}
+        self.custom_prepare: Callable[[ResourceType, Obj, Obj | None, Ctx], list[FieldError]] = (
+            lambda _rt, _obj, _old, _ctx: []
+        )
+        self.after_write: list[Callable[[ResourceType, Obj], None]] = []
+
+    # --- helpers
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run `fn` soon on the loop (controllers act asynchronously, as real ones do)."""
+        asyncio.get_running_loop().call_soon(fn)
+
+    def out(self, rt: ResourceType, obj: Obj) -> Obj:
+        if obj.get("apiVersion") == rt.api_version:
+            return obj
+        return {**obj, "apiVersion": rt.api_version}
+
+    def find(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        obj = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(rt, name)
+        return obj
+
+    def _namespace_ok(self, rt: ResourceType, namespace: str, name: str) -> None:
+        if not rt.namespaced:
+            return
+        ns_rt = self.registry.get("", "v1", "namespaces")
+        assert ns_rt is not None
+        ns = self.store.get(ns_rt.key, "", namespace)
+        if ns is None:
+            raise errors.not_found(ns_rt, namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden_terminating(rt, name, namespace)
+
+    def _prepare(self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx) -> None:
+        """Type defaults and validation; raises 422 with every field error."""
+        create = old is None
+        errs = defaults.validate_meta(obj, dns_label=rt.key == ("", "namespaces"))
+        if rt.key == ("", "services"):
+            errs += defaults.service(obj, create, self.ips)
+        elif (defaulter := defaults.DEFAULTERS.get(rt.key)) is not None:
+            errs += defaulter(obj, create)
+        if (hook := self.prepare_hooks.get(rt.key)) is not None:
+            errs += hook(obj, old)
+        if rt.custom:
+            errs += self.custom_prepare(rt, obj, old, ctx)
+        if errs:
+            raise errors.invalid(rt, obj["metadata"].get("name", ""), errs)
+
+    def _check_type(self, rt: ResourceType, obj: Any) -> Obj:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the body of the request was not a JSON object")
+        api_version = obj.setdefault("apiVersion", rt.api_version)
+        kind = obj.setdefault("kind", rt.kind)
+        if kind != rt.kind or api_version.split("/")[0] != rt.api_version.split("/")[0]:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({rt.api_version})"
+            )
+        obj["apiVersion"] = rt.api_version
+        if not isinstance(obj.setdefault("metadata", {}), dict):
+            raise errors.bad_request("metadata must be an object")
+        return obj
+
+    def _bump_generation(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        gen = old["metadata"].get("generation")
+        if gen is None:
+            return
+        ignore = ("metadata", "status") if rt.has_status else ("metadata",)
+        if meta.body_without(new, *ignore) != meta.body_without(old, *ignore):
+            gen += 1
+        new["metadata"]["generation"] = gen
+
+    def _store(self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx) -> Obj:
+        if ctx.dry_run:
+            return obj
+        if old is not None and meta.same_content(obj, old):
+            return old
+        m = obj["metadata"]
+        if (
+            m.get("deletionTimestamp")
+            and not m.get("finalizers")
+            and (m.get("deletionGracePeriodSeconds", 0) == 0)
+        ):
+            return self.remove(rt, obj)
+        stored = self.store.put(rt.key, obj, created=old is None)
+        for hook in self.after_write:
+            hook(rt, stored)
+        return stored
+
+    def remove(self, rt: ResourceType, obj: Obj) -> Obj:
+        final = self.store.remove(rt.key, obj)
+        for hook in self.after_write:
+            hook(rt, final)
+        return final
+
+    # --- verbs
+    def create(self, rt: ResourceType, namespace: str, body: Any, ctx: Ctx) -> Obj:
+        obj = self._check_type(rt, meta.deep(body) if isinstance(body, dict) else body)
+        m = obj["metadata"]
+        if rt.namespaced:
+            if m.get("namespace", namespace) != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on "
+                    "the request"
+                )
+            m["namespace"] = namespace
+        else:
+            m.pop("namespace", None)
+        if not m.get("name"):
+            if not m.get("generateName"):
+                raise errors.invalid(
+                    rt,
+                    "",
+                    [
+                        FieldError(
+                            "required", "metadata.name", detail="name or generateName is required"
+                        )
+                    ],
+                )
+            m["name"] = meta.generate_name(m["generateName"])
+        self._namespace_ok(rt, namespace, m["name"])
+        for key in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ):
+            m.pop(key, None)
+        m["uid"] = meta.new_uid()
+        m["creationTimestamp"] = meta.now()
+        if rt.generation or rt.custom:
+            m["generation"] = 1
+        else:
+            m.pop("generation", None)
+        if rt.has_status and rt.custom:
+            obj.pop("status", None)
+        self._prepare(rt, obj, None, ctx)
+        if self.store.get(rt.key, m.get("namespace", ""), m["name"]) is not None:
+            raise errors.already_exists(rt, m["name"])
+        return self.out(rt, self._store(rt, obj, None, ctx))
+
+    def list(self, rt: ResourceType, namespace: str | None, ctx: Ctx) -> Obj:
+        q = ctx.query
+        labels = parse_labels(q.get("labelSelector"))
+        fields = parse_fields(q.get("fieldSelector"), rt)
+        items = [
+            o
+            for o in self.store.list_objs(rt.key, namespace if rt.namespaced else None)
+            if labels(o["metadata"].get("labels") or {}) and fields(o)
+        ]
+        list_meta: Obj = {"resourceVersion": str(self.store.current_rv())}
+        if token := q.get("continue"):
+            try:
+                after = tuple(json.loads(base64.b64decode(token)))
+            except ValueError as e:
+                raise errors.bad_request(f"continue key is not valid: {e}") from e
+            items = [o for o in items if _sort_key(o) > after]
+        limit = int(q.get("limit") or 0)
+        if limit and len(items) > limit:
+            items = items[:limit]
+            last = json.dumps(list(_sort_key(items[-1]))).encode()
+            list_meta["continue"] = base64.b64encode(last).decode()
+        if not rt.custom:  # typed lists serialize items without apiVersion/kind
+            items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
+        else:
+            items = [self.out(rt, o) for o in items]
+        return {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": list_meta,
+            "items": items,
+        }
+
+    def update(
+        self, rt: ResourceType, namespace: str, name: str, body: Any, sub: str, ctx: Ctx
+    ) -> tuple[int, Obj]:
+        old = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if old is None:
+            raise errors.not_found(rt, name)
+        return 200, self._update(rt, name, body, old, sub, ctx)
+
+    def _update(self, rt: ResourceType, name: str, body: Any, old: Obj, sub: str, ctx: Ctx) -> Obj:
+        if sub == "scale":
+            return self._scale_update(rt, body, old, ctx)
+        new = self._check_type(rt, body)
+        m = new["metadata"]
+        if m.get("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({m.get('name')}) does not match the name on the URL "
+                f"({name})"
+            )
+        om = old["metadata"]
+        if m.get("resourceVersion") and m["resourceVersion"] != om["resourceVersion"]:
+            raise errors.conflict(rt, name)
+        if m.get("uid") and m["uid"] != om["uid"]:
+            raise errors.conflict(
+                rt,
+                name,
+                f"Precondition failed: UID in precondition: "
+                f"{m['uid']}, UID in object meta: {om['uid']}",
+            )
+        if sub == "status":
+            result = meta.deep(old)
+            if "status" in new:
+                result["status"] = new["status"]
+            else:
+                result.pop("status", None)
+        else:
+            result = new
+            for key in _IMMUTABLE_META:
+                if key in om:
+                    result["metadata"][key] = om[key]
+                else:
+                    result["metadata"].pop(key, None)
+            if rt.has_status:
+                if "status" in old:
+                    result["status"] = old["status"]
+                else:
+                    result.pop("status", None)
+            if om.get("deletionTimestamp"):
+                added = [f for f in m.get("finalizers") or [] if f not in om.get("finalizers", [])]
+                if added:
+                    raise errors.invalid(
+                        rt,
+                        name,
+                        [
+                            FieldError(
+                                "forbidden",
+                                "metadata.finalizers",
+                                detail="no new finalizers can be "
+                                f"added if the object is being deleted, found new finalizers "
+                                f"[]string{{{', '.join(json.dumps(f) for f in added)}}}",
+                            )
+                        ],
+                    )
+        self._prepare(rt, result, old, ctx)
+        self._bump_generation(rt, result, old)
+        return self.out(rt, self._store(rt, result, old, ctx))
+
+    def _scale_update(self, rt: ResourceType, body: Any, old: Obj, ctx: Ctx) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a JSON object")
+        rv = body.get("metadata", {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt, old["metadata"]["name"])
+        new = meta.deep(old)
+        new["spec"]["replicas"] = body.get("spec", {}).get("replicas", 0)
+        self._bump_generation(rt, new, old)
+        return scale_of(self._store(rt, new, old, ctx))
+
+    def view(self, rt: ResourceType, obj: Obj, sub: str) -> Obj:
+        return scale_of(obj) if sub == "scale" else self.out(rt, obj)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        raw: bytes,
+        content_type: str,
+        sub: str,
+        ctx: Ctx,
+    ) -> tuple[int, Obj]:
+        ctype = content_type.split(";")[0].strip()
+        allowed = patching.CR_PATCH_TYPES if rt.custom else patching.ALL_PATCH_TYPES
+        if ctype not in allowed:
+            raise errors.unsupported_media(ctype, allowed)
+        try:
+            patch = yaml.safe_load(raw) if ctype == patching.APPLY else json.loads(raw or b"null")
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"error decoding patch: {e}") from e
+        if ctype == patching.APPLY and not ctx.query.get("fieldManager"):
+            raise ApiError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager:'
+                " Required value: is required for apply patch",
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [
+                        {
+                            "reason": "FieldValueRequired",
+                            "message": "Required value: is required for apply patch",
+                            "field": "fieldManager",
+                        }
+                    ],
+                },
+            )
+        old = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if old is None:
+            if ctype == patching.APPLY and not sub:
+                if isinstance(patch, dict):
+                    patch.setdefault("metadata", {}).setdefault("name", name)
+                return 201, self.create(rt, namespace, patch, ctx)
+            raise errors.not_found(rt, name)
+        current = meta.deep(self.view(rt, old, sub))
+        if ctype == patching.JSON_PATCH:
+            patched = patching.json_patch(current, patch)
+        elif ctype == patching.MERGE or (ctype == patching.APPLY and rt.custom):
+            if not isinstance(patch, dict):
+                raise errors.bad_request("json: cannot unmarshal into Go value of type map")
+            patched = patching.merge_patch(current, patch)
+        else:
+            if not isinstance(patch, dict):
+                raise errors.bad_request("json: cannot unmarshal into Go value of type map")
+            patched = patching.strategic_merge(current, patch)
+        return 200, self._update(rt, name, patched, old, sub, ctx)
+
+    def delete(
+        self, rt: ResourceType, namespace: str, name: str, opts: Obj, ctx: Ctx
+    ) -> tuple[int, Obj]:
+        old = self.find(rt, namespace, name)
+        pre = opts.get("preconditions") or {}
+        om = old["metadata"]
+        if pre.get("uid") and pre["uid"] != om["uid"]:
+            raise errors.conflict(
+                rt,
+                name,
+                f"Precondition failed: UID in precondition: "
+                f"{pre['uid']}, UID in object meta: {om['uid']}",
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != om["resourceVersion"]:
+            raise errors.conflict(
+                rt,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: "
+                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                f"{om['resourceVersion']}",
+            )
+        obj = meta.deep(old)
+        m = obj["metadata"]
+        finalizers = list(m.get("finalizers") or [])
+        policy = opts.get("propagationPolicy")
+        if policy is None and opts.get("orphanDependents") is not None:
+            policy = "Orphan" if opts["orphanDependents"] else "Background"
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        if rt.key == ("", "namespaces"):
+            return 200, self._delete_namespace(rt, obj, ctx)
+        grace = self._grace(rt, obj, opts)
+        deleting = bool(m.get("deletionTimestamp"))
+        if grace > 0 or finalizers:
+            if not deleting:
+                m["deletionTimestamp"] = meta.now(grace)
+                m["deletionGracePeriodSeconds"] = grace
+                if "generation" in m:
+                    m["generation"] += 1
+            elif grace < m.get("deletionGracePeriodSeconds", 0):
+                m["deletionTimestamp"] = meta.now(grace)
+                m["deletionGracePeriodSeconds"] = grace
+            if finalizers:
+                m["finalizers"] = finalizers
+            stored = self._store(rt, obj, old, ctx)
+            return 200, self.out(rt, stored)
+        final = obj if ctx.dry_run else self.remove(rt, obj)
+        if rt.return_deleted:
+            return 200, self.out(rt, final)
+        details = {"name": name, "group": rt.group, "kind": rt.plural, "uid": om["uid"]}
+        if not rt.group:
+            del details["group"]
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
+
+    def _grace(self, rt: ResourceType, obj: Obj, opts: Obj) -> int:
+        """Pods bound to a node wait for their kubelet; everything else goes at once."""
+        if rt.key != ("", "pods"):
+            return 0
+        spec, status = obj.get("spec", {}), obj.get("status", {})
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        grace = opts.get("gracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+        return max(int(grace), 0)
+
+    def _delete_namespace(self, rt: ResourceType, obj: Obj, ctx: Ctx) -> Obj:
+        m = obj["metadata"]
+        if m.get("deletionTimestamp"):
+            raise errors.conflict(
+                rt,
+                m["name"],
+                "The system is ensuring all content is removed "
+                "from this namespace.  Upon completion, this namespace will "
+                "automatically be purged by the system.",
+            )
+        m["deletionTimestamp"] = meta.now()
+        m["deletionGracePeriodSeconds"] = 0
+        obj["status"] = {**obj.get("status", {}), "phase": "Terminating"}
+        old = self.store.get(rt.key, "", m["name"])
+        return self.out(rt, self._store(rt, obj, old, ctx))
+
+    def delete_collection(
+        self, rt: ResourceType, namespace: str | None, opts: Obj, ctx: Ctx
+    ) -> Obj:
+        listed = self.list(
+            rt,
+            namespace,
+            Ctx({k: v for k, v in ctx.query.items() if k in ("labelSelector", "fieldSelector")}),
+        )
+        deleted = []
+        for item in listed["items"]:
+            m = item["metadata"]
+            try:
+                _, res = self.delete(rt, m.get("namespace", ""), m["name"], opts, ctx)
+            except ApiError:
+                continue
+            deleted.append(res if res.get("kind") != "Status" else item)
+        return {**listed, "items": deleted}
+
+
+def _sort_key(obj: Obj) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+
+def scale_of(obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale view of a workload."""
+    m = obj["metadata"]
+    selector = obj.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: m[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in m
+        },
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+        "status": {
+            "replicas": obj.get("status", {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        },
+    }

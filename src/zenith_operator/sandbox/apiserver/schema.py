@@ -1,0 +1,347 @@
+"""CRD structural schemas: pruning, defaulting, validation (kube-openapi wording) and CEL."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from . import cel
+from .errors import FieldError
+
+Schema = dict[str, Any]
+_SKIP_ROOT = ("apiVersion", "kind", "metadata")
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _num(n: Any) -> str:
+    return str(int(n)) if isinstance(n, float) and n.is_integer() else str(n)
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def prune_and_default(
+    s: Schema, value: Any, path: str, unknown: list[str], root: bool = False
+) -> Any:
+    """Drop fields the schema does not know, drop non-nullable nulls, apply defaults."""
+    if isinstance(value, list):
+        items = s.get("items")
+        if isinstance(items, dict):
+            return [
+                prune_and_default(items, v, f"{path}[{i}]", unknown) for i, v in enumerate(value)
+            ]
+        return value
+    if not isinstance(value, dict) or (
+        s.get("x-kubernetes-embedded-resource") and not s.get("properties")
+    ):
+        return value
+    props: dict[str, Schema] | None = s.get("properties")
+    addl = s.get("additionalProperties")
+    preserve = s.get("x-kubernetes-preserve-unknown-fields")
+    for key in list(value):
+        if root and key in _SKIP_ROOT:
+            continue
+        sub = props.get(key) if props else None
+        if sub is None and isinstance(addl, dict):
+            sub = addl
+        if sub is None:
+            if not preserve and addl is not True:
+                unknown.append(_child(path, key))
+                del value[key]
+            continue
+        if value[key] is None and not sub.get("nullable"):
+            del value[key]
+            continue
+        value[key] = prune_and_default(sub, value[key], _child(path, key), unknown)
+    for key, sub in (props or {}).items():
+        if key not in value and "default" in sub and not (root and key in _SKIP_ROOT):
+            value[key] = prune_and_default(
+                sub, copy.deepcopy(sub["default"]), _child(path, key), []
+            )
+    return value
+
+
+_FORMATS = {
+    "date-time": lambda v: bool(
+        re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", v)
+    ),
+    "date": lambda v: bool(re.match(r"^\d{4}-\d{2}-\d{2}$", v)) and _parses_date(v),
+    "uuid": lambda v: _is_uuid(v),
+    "byte": lambda v: _is_b64(v),
+}
+
+
+def _parses_date(v: str) -> bool:
+    try:
+        datetime.strptime(v, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uuid(v: str) -> bool:
+    try:
+        uuid.UUID(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_b64(v: str) -> bool:
+    try:
+        base64.b64decode(v, validate=True)
+    except ValueError:
+        return False
+    return True
+
+
+def _type_ok(t: str, value: Any) -> bool:
+    if t == "object":
+        return isinstance(value, dict)
+    if t == "array":
+        return isinstance(value, list)
+    if t == "string":
+        return isinstance(value, str)
+    if t == "boolean":
+        return isinstance(value, bool)
+    if t == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if t == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
+
+
+def validate(
+    s: Schema,
+    value: Any,
+    path: str,
+    errs: list[FieldError],
+    old: Any = None,
+    has_old: bool = False,
+    root: bool = False,
+) -> None:
+    """Validate `value` against `s`, appending kube-apiserver-worded field errors."""
+    if value is None:
+        if not s.get("nullable") and s.get("type"):
+            errs.append(
+                FieldError(
+                    "typeinvalid",
+                    path,
+                    "null",
+                    f'{path} in body must be of type {s["type"]}: "null"',
+                )
+            )
+        return
+    t = s.get("type")
+    if s.get("x-kubernetes-int-or-string"):
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            actual = _type_of(value)
+            errs.append(
+                FieldError(
+                    "typeinvalid",
+                    path,
+                    actual,
+                    f'{path} in body must be of type integer,string: "{actual}"',
+                )
+            )
+            return
+    elif t and not _type_ok(t, value):
+        actual = _type_of(value)
+        errs.append(
+            FieldError(
+                "typeinvalid", path, actual, f'{path} in body must be of type {t}: "{actual}"'
+            )
+        )
+        return
+    before = len(errs)
+    if "enum" in s and value not in s["enum"]:
+        supported = ", ".join(f'"{v}"' if isinstance(v, str) else f'"{_num(v)}"' for v in s["enum"])
+        errs.append(FieldError("notsupported", path, value, f"supported values: {supported}"))
+    if isinstance(value, str):
+        _validate_string(s, value, path, errs)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        _validate_number(s, value, path, errs)
+    elif isinstance(value, list):
+        _validate_array(s, value, path, errs, old if has_old else None)
+    elif isinstance(value, dict):
+        _validate_object(s, value, path, errs, old, has_old, root)
+    if len(errs) == before:
+        cel.evaluate(s, value, old, has_old, path, errs)
+
+
+def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -> None:
+    fmt = s.get("format")
+    if fmt in _FORMATS and not _FORMATS[fmt](value):
+        errs.append(
+            FieldError(
+                "typeinvalid", path, value, f'{path} in body must be of type {fmt}: "{value}"'
+            )
+        )
+    if "minLength" in s and len(value) < s["minLength"]:
+        errs.append(
+            FieldError(
+                "invalid",
+                path,
+                value,
+                f"{path} in body should be at least {s['minLength']} chars long",
+            )
+        )
+    if "maxLength" in s and len(value) > s["maxLength"]:
+        n = s["maxLength"]
+        errs.append(
+            FieldError(
+                "toolong", path, value, f"may not be more than {n} byte{'s' if n != 1 else ''}"
+            )
+        )
+    if "pattern" in s and not re.search(s["pattern"], value):
+        errs.append(
+            FieldError("invalid", path, value, f"{path} in body should match '{s['pattern']}'")
+        )
+
+
+def _validate_number(s: Schema, value: float, path: str, errs: list[FieldError]) -> None:
+    if "minimum" in s:
+        lo = s["minimum"]
+        if s.get("exclusiveMinimum") and value <= lo:
+            errs.append(
+                FieldError(
+                    "invalid", path, value, f"{path} in body should be greater than {_num(lo)}"
+                )
+            )
+        elif value < lo:
+            errs.append(
+                FieldError(
+                    "invalid",
+                    path,
+                    value,
+                    f"{path} in body should be greater than or equal to {_num(lo)}",
+                )
+            )
+    if "maximum" in s:
+        hi = s["maximum"]
+        if s.get("exclusiveMaximum") and value >= hi:
+            errs.append(
+                FieldError("invalid", path, value, f"{path} in body should be less than {_num(hi)}")
+            )
+        elif value > hi:
+            errs.append(
+                FieldError(
+                    "invalid",
+                    path,
+                    value,
+                    f"{path} in body should be less than or equal to {_num(hi)}",
+                )
+            )
+    if "multipleOf" in s and s["multipleOf"] and value % s["multipleOf"] != 0:
+        errs.append(
+            FieldError(
+                "invalid",
+                path,
+                value,
+                f"{path} in body should be a multiple of {_num(s['multipleOf'])}",
+            )
+        )
+
+
+def _validate_array(
+    s: Schema, value: list[Any], path: str, errs: list[FieldError], old: Any
+) -> None:
+    if "minItems" in s and len(value) < s["minItems"]:
+        errs.append(
+            FieldError(
+                "invalid",
+                path,
+                len(value),
+                f"{path} in body should have at least {s['minItems']} items",
+            )
+        )
+    if "maxItems" in s and len(value) > s["maxItems"]:
+        errs.append(
+            FieldError("toomany", path, len(value), f"must have at most {s['maxItems']} items")
+        )
+    list_type = s.get("x-kubernetes-list-type")
+    keys = s.get("x-kubernetes-list-map-keys") or []
+    seen: list[Any] = []
+    old_by_key: dict[str, Any] = {}
+    if list_type == "map" and isinstance(old, list):
+        old_by_key = {repr([o.get(k) for k in keys]): o for o in old if isinstance(o, dict)}
+    items: Schema = s["items"] if isinstance(s.get("items"), dict) else {}
+    for i, item in enumerate(value):
+        ident = (
+            [item.get(k) for k in keys] if list_type == "map" and isinstance(item, dict) else item
+        )
+        if list_type in ("set", "map") or s.get("uniqueItems"):
+            if ident in seen:
+                errs.append(FieldError("duplicate", f"{path}[{i}]", item))
+            seen.append(ident)
+        prev = old_by_key.get(repr(ident)) if list_type == "map" else None
+        validate(items, item, f"{path}[{i}]", errs, prev, prev is not None)
+
+
+def _validate_object(
+    s: Schema,
+    value: dict[str, Any],
+    path: str,
+    errs: list[FieldError],
+    old: Any,
+    has_old: bool,
+    root: bool,
+) -> None:
+    for key in s.get("required") or []:
+        if key not in value:
+            errs.append(FieldError("required", _child(path, key)))
+    if "minProperties" in s and len(value) < s["minProperties"]:
+        errs.append(
+            FieldError(
+                "invalid",
+                path,
+                len(value),
+                f"{path} in body should have at least {s['minProperties']} properties",
+            )
+        )
+    if "maxProperties" in s and len(value) > s["maxProperties"]:
+        errs.append(
+            FieldError("toomany", path, len(value), f"must have at most {s['maxProperties']} items")
+        )
+    props = s.get("properties") or {}
+    addl = s.get("additionalProperties")
+    old_map = old if has_old and isinstance(old, dict) else {}
+    for key, item in value.items():
+        if root and key in ("apiVersion", "kind", "metadata"):
+            continue
+        sub = props.get(key) or (addl if isinstance(addl, dict) else None)
+        if sub is not None:
+            validate(sub, item, _child(path, key), errs, old_map.get(key), key in old_map)
+
+
+def process(
+    schema: Schema, obj: dict[str, Any], old: dict[str, Any] | None
+) -> tuple[list[FieldError], list[str]]:
+    """Prune, default and validate a custom resource; returns (errors, pruned field paths)."""
+    unknown: list[str] = []
+    prune_and_default(schema, obj, "", unknown, root=True)
+    errs: list[FieldError] = []
+    validate(schema, obj, "", errs, old, old is not None, root=True)
+    return errs, unknown

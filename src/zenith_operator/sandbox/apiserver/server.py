@@ -1,0 +1,208 @@
+"""aiohttp application: URL routing onto discovery, the REST verbs and watch."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from . import discovery, errors, meta
+from .errors import ApiError
+from .resources import ResourceType
+from .rest import Api, Ctx
+from .watch import serve_watch
+
+log = logging.getLogger(__name__)
+_NS_SUBRESOURCES = ("status", "finalize")
+
+
+@dataclass
+class Route:
+    """A parsed resource URL."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str
+    sub: str
+    watch_path: bool
+
+
+def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    headers = {}
+    if warnings:
+        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+    text = json.dumps(body, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+class App:
+    """Routes requests for one Api; `bookmark_interval` paces watch BOOKMARK events."""
+
+    def __init__(self, api: Api, bookmark_interval: float = 60.0) -> None:
+        self.api = api
+        self.bookmark_interval = bookmark_interval
+        self.address = "127.0.0.1:0"
+        self.web = web.Application(client_max_size=64 * 1024 * 1024)
+        self.web.router.add_route("*", "/{tail:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except ApiError as e:
+            return _json(e.status(), e.code)
+        except Exception as e:  # the server keeps serving; the client sees a 500 Status
+            log.exception("internal error on %s %s", request.method, request.path)
+            return _json(
+                ApiError(500, "InternalError", f"Internal error occurred: {e}", {}).status(), 500
+            )
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        registry = self.api.registry
+        if request.method == "GET":
+            doc = self._discovery(parts)
+            if doc is not None:
+                return _json(doc)
+        if parts in (["healthz"], ["readyz"], ["livez"]):
+            return web.Response(text="ok")
+        route = self._route(parts)
+        if route is None:
+            raise errors.path_not_found()
+        del registry
+        return await self._verb(request, route)
+
+    def _discovery(self, parts: list[str]) -> Any:
+        registry = self.api.registry
+        if parts == ["version"]:
+            return discovery.VERSION
+        if parts == ["api"]:
+            return discovery.api_versions(self.address)
+        if parts == ["apis"]:
+            return discovery.api_group_list(registry)
+        if len(parts) == 2 and parts[0] == "api":
+            return discovery.resource_list(registry, "", parts[1]) or _missing()
+        if len(parts) == 2 and parts[0] == "apis":
+            return discovery.api_group(registry, parts[1]) or _missing()
+        if len(parts) == 3 and parts[0] == "apis":
+            return discovery.resource_list(registry, parts[1], parts[2]) or _missing()
+        return None
+
+    def _route(self, parts: list[str]) -> Route | None:
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        watch_path = bool(rest) and rest[0] == "watch"
+        if watch_path:
+            rest = rest[1:]
+        namespace: str | None = None
+        if (
+            len(rest) >= 3
+            and rest[0] == "namespaces"
+            and not (len(rest) == 3 and rest[2] in _NS_SUBRESOURCES)
+        ):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            return None
+        rt = self.api.registry.get(group, version, rest[0])
+        if rt is None or (namespace is not None and not rt.namespaced):
+            return None
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in rt.subresources:
+            return None
+        return Route(rt, namespace, name, sub, watch_path)
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        ctype = request.content_type
+        if "protobuf" in ctype:
+            raise errors.unsupported_media(ctype, ["application/json", "application/yaml"])
+        if not raw:
+            return None
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"the body of the request could not be decoded: {e}") from e
+
+    async def _verb(self, request: web.Request, r: Route) -> web.StreamResponse:
+        api, rt = self.api, r.rt
+        ctx = Ctx(dict(request.query))
+        ns = r.namespace or ""
+        method = request.method
+        if method == "GET" and not r.name:
+            if r.watch_path or ctx.query.get("watch") in ("true", "1"):
+                return await serve_watch(request, api, rt, r.namespace, ctx, self.bookmark_interval)
+            return _json(api.list(rt, r.namespace, ctx))
+        if method == "GET":
+            return _json(api.view(rt, api.find(rt, ns, r.name), r.sub))
+        if r.namespace is None and rt.namespaced:
+            raise errors.path_not_found()
+        if method == "POST" and not r.name:
+            obj = api.create(rt, ns, await self._body(request), ctx)
+            return _json(obj, 201, ctx.warnings)
+        if method == "POST" and r.sub == "binding":
+            return _json(self._bind(r, await self._body(request), ctx), 201)
+        if method == "PUT" and r.name:
+            code, obj = api.update(rt, ns, r.name, await self._body(request), r.sub, ctx)
+            return _json(obj, code, ctx.warnings)
+        if method == "PATCH" and r.name:
+            code, obj = api.patch(
+                rt,
+                ns,
+                r.name,
+                await request.read(),
+                request.headers.get("Content-Type", ""),
+                r.sub,
+                ctx,
+            )
+            return _json(obj, code, ctx.warnings)
+        if method == "DELETE":
+            opts = await self._body(request) or {}
+            for key in ("gracePeriodSeconds", "propagationPolicy", "orphanDependents"):
+                if key in ctx.query:
+                    value: Any = ctx.query[key]
+                    if key == "gracePeriodSeconds":
+                        value = int(value)
+                    elif key == "orphanDependents":
+                        value = value == "true"
+                    opts[key] = value
+            if r.name and not r.sub:
+                code, obj = api.delete(rt, ns, r.name, opts, ctx)
+                return _json(obj, code)
+            if not r.name:
+                return _json(api.delete_collection(rt, r.namespace, opts, ctx))
+        raise errors.method_not_allowed()
+
+    def _bind(self, r: Route, body: Any, ctx: Ctx) -> Any:
+        """pods/binding: set spec.nodeName once, as the scheduler does."""
+        api, rt = self.api, r.rt
+        pod = api.find(rt, r.namespace or "", r.name)
+        node = ((body or {}).get("target") or {}).get("name", "")
+        current = pod.get("spec", {}).get("nodeName")
+        if current:
+            raise errors.conflict(
+                rt, r.name, f'pod {r.name} is already assigned to node "{current}"'
+            )
+        new = meta.deep(pod)
+        new["spec"]["nodeName"] = node
+        api.update(rt, r.namespace or "", r.name, new, "", ctx)
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
+
+
+def _missing() -> Any:
+    raise errors.path_not_found()

@@ -1,0 +1,155 @@
+"""Watch: replay from the bounded history, then stream line-delimited JSON events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from .resources import ResourceType
+from .rest import Api, Ctx
+from .selectors import parse_fields, parse_labels
+from .storage import Event, Obj
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+def _line(kind: str, obj: Obj) -> bytes:
+    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def _translate(event: Event, match: Callable[[Obj], bool]) -> str | None:
+    """Watch type as seen through a selector: objects entering/leaving it are ADDED/DELETED."""
+    now_in = match(event.obj)
+    if event.type == "ADDED":
+        return "ADDED" if now_in else None
+    if event.type == "DELETED":
+        return "DELETED" if (event.prev is not None and match(event.prev)) or now_in else None
+    was_in = event.prev is not None and match(event.prev)
+    if now_in and was_in:
+        return "MODIFIED"
+    if now_in:
+        return "ADDED"
+    return "DELETED" if was_in else None
+
+
+async def serve_watch(
+    request: web.Request,
+    api: Api,
+    rt: ResourceType,
+    namespace: str | None,
+    ctx: Ctx,
+    bookmark_interval: float,
+) -> web.StreamResponse:
+    q = ctx.query
+    labels = parse_labels(q.get("labelSelector"))
+    fields = parse_fields(q.get("fieldSelector"), rt)
+
+    def match(obj: Obj) -> bool:
+        return labels(obj["metadata"].get("labels") or {}) and fields(obj)
+
+    store = api.store
+    ns = namespace if rt.namespaced else None
+    timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+    deadline = time.monotonic() + timeout
+    bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+    rv_param = q.get("resourceVersion") or ""
+    initial_events = q.get("sendInitialEvents") == "true"
+
+    # No awaits between snapshot and subscribe: nothing can slip between them.
+    watcher = store.subscribe(rt.key, ns)
+    first: list[bytes] = []
+    last_rv = store.current_rv()
+    expired: str | None = None
+    if rv_param in ("", "0") or initial_events:
+        first = [_line("ADDED", api.out(rt, o)) for o in store.list_objs(rt.key, ns) if match(o)]
+    else:
+        try:
+            since = int(rv_param)
+        except ValueError:
+            since = -1
+        if since < store.oldest_rv() or since < 0:
+            expired = f"too old resource version: {rv_param} ({store.oldest_rv()})"
+        else:
+            for event in store.since(since):
+                if watcher.wants(event) and (kind := _translate(event, match)):
+                    first.append(_line(kind, api.out(rt, event.obj)))
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    try:
+        await resp.prepare(request)
+        if expired is not None:
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": expired,
+                "reason": "Expired",
+                "code": 410,
+            }
+            await resp.write(_line("ERROR", status))
+            return resp
+        for line in first:
+            await resp.write(line)
+        if initial_events and bookmarks:
+            await resp.write(_bookmark(rt, last_rv, initial_end=True))
+        await _stream(resp, api, rt, watcher, match, deadline, bookmarks, bookmark_interval)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        store.unsubscribe(watcher)
+    return resp
+
+
+def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> bytes:
+    m: Obj = {"resourceVersion": str(rv)}
+    if initial_end:
+        m["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return _line("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": m})
+
+
+async def _stream(
+    resp: web.StreamResponse,
+    api: Api,
+    rt: ResourceType,
+    watcher: object,
+    match: Callable[[Obj], bool],
+    deadline: float,
+    bookmarks: bool,
+    interval: float,
+) -> None:
+    from .storage import Watcher
+
+    assert isinstance(watcher, Watcher)
+    next_bookmark = time.monotonic() + interval
+    final_bookmark_sent = False
+    while True:
+        now = time.monotonic()
+        remaining = deadline - now
+        if remaining <= 0:
+            return
+        wake = remaining
+        if bookmarks:
+            # Like the watch cache: periodic bookmarks, and one shortly before the deadline.
+            before_end = remaining - min(1.0, remaining / 2)
+            if not final_bookmark_sent:
+                wake = min(wake, max(before_end, 0.0))
+            wake = min(wake, max(next_bookmark - now, 0.0))
+        try:
+            event = await asyncio.wait_for(watcher.queue.get(), timeout=wake)
+        except TimeoutError:
+            if bookmarks and time.monotonic() < deadline:
+                await resp.write(_bookmark(rt, api.store.current_rv()))
+                next_bookmark = time.monotonic() + interval
+                if deadline - time.monotonic() <= 1.0:
+                    final_bookmark_sent = True
+            continue
+        if event is None or watcher.overflowed:
+            return
+        kind = _translate(event, match)
+        if kind is not None:
+            await resp.write(_line(kind, api.out(rt, event.obj)))
