@@ -60,6 +60,8 @@ class PendingAction(StatusModel):
     source: str | None = Field(default=None, description="peer / former active, if any")
     since: str | None = None
     reason: str = ""
+    attempts: int = Field(default=0, description="commands sent for this intent so far")
+    last_attempt: str | None = Field(default=None, description="when the last command was sent")
 
 
 class ZenithClusterStatus(StatusModel):

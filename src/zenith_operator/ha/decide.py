@@ -1,0 +1,527 @@
+"""`decide(status, observations, now) -> Decision`: the whole HA state machine, pure.
+
+One function per situation (as Patroni's ha.py); each returns through `Plan.finish`
+with a reason sentence that is logged, shown as an Event/condition and asserted in
+tests. The rules that keep the data safe are in docs/states.md.
+"""
+
+from __future__ import annotations
+
+from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.ha.model import (
+    Decision,
+    DeletePod,
+    Follow,
+    InstanceObservation,
+    Observations,
+    Promote,
+    Rebuild,
+    SetReplication,
+    Start,
+    Stop,
+)
+from zenith_operator.ha.plan import (
+    CATCHUP_LAG_BYTES,
+    FAILED_AFTER_TIMEOUTS,
+    FOLLOW_ATTEMPTS_BEFORE_REBUILD,
+    MAX_RESTARTS,
+    RESTART_AFTER_TIMEOUTS,
+    Plan,
+)
+from zenith_operator.ha.ranking import ahead, candidate
+from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, State
+from zenith_operator.wire import DatabaseState, Role
+
+DOWN_STATES = (State.ACTIVE_DOWN, State.BOTH_DOWN, State.FAILED)
+STANDBY_TROUBLE = (
+    State.STANDBY_DOWN,
+    State.STANDBY_PARTIALLY_DOWN,
+    State.STANDBY_PARTIALLY_STARTING,
+)
+
+
+def decide(status: ZenithClusterStatus, observations: Observations, now: float) -> Decision:
+    p = Plan(status, observations, now)
+    if p.s.stopped:
+        return _stopped(p)
+    if p.state == State.MANUAL_INTERVENTION:
+        if not _resumed(p):
+            return p.finish(State.MANUAL_INTERVENTION, p.old.message or "manual intervention")
+        return _resume(p)
+    if p.state == State.STOPPED:
+        p.st.pending_action = None
+        return _initialize(p, "the database was started again (spec.zenithSpec.stopped false)")
+    pending = p.st.pending_action
+    if pending is not None and pending.kind == PendingKind.FAILOVER:
+        return _failover(p)
+    if pending is not None and pending.kind == PendingKind.SWITCHOVER:
+        return _switchover(p)
+    active = p.st.active_instance
+    if active is None or p.state in (None, State.INITIALIZING):
+        return _initialize(p, "")
+    if active not in p.names:
+        return _manual(p, f"the active {active} is not among the instances {p.names}")
+    return _run(p, active)
+
+
+# --------------------------------------------------------------------------- stop
+
+
+def _stopped(p: Plan) -> Decision:
+    p.st.pending_action = None
+    active = p.st.active_instance
+    running = [
+        o.name
+        for o in p.obs.instances
+        if o.answering
+        and o.agent is not None
+        and o.agent.database in (DatabaseState.RUNNING, DatabaseState.STARTING)
+    ]
+    # the standby first, so the active (the one restarted first later) stays ahead
+    standbys = [n for n in running if n != active]
+    targets = standbys or running
+    for name in targets:
+        if not p.inst(name).busy:
+            p.act(Stop(name))
+    if running:
+        return p.finish(State.STOPPED, f"stopping {', '.join(targets)} (spec.zenithSpec.stopped)")
+    return p.finish(State.STOPPED, "stopped by spec.zenithSpec.stopped; storage and names kept")
+
+
+# --------------------------------------------------------------------------- manual
+
+
+def _manual(p: Plan, reason: str) -> Decision:
+    p.st.resume_token = p.s.resume_token
+    p.st.intervention_generation = p.s.generation
+    return p.finish(
+        State.MANUAL_INTERVENTION,
+        f"{reason}; refusing to guess: change the annotation zenith.huawei.cloudb.com/resume "
+        "(to an instance name to make it the active) or the spec to resume",
+    )
+
+
+def _resumed(p: Plan) -> bool:
+    if p.s.resume_token != p.st.resume_token:
+        return True
+    return (
+        p.s.generation is not None
+        and p.st.intervention_generation is not None
+        and p.s.generation != p.st.intervention_generation
+    )
+
+
+def _resume(p: Plan) -> Decision:
+    token = p.s.resume_token
+    p.st.resume_token = None
+    p.st.intervention_generation = None
+    p.st.pending_action = None
+    if token in p.names:
+        p.st.active_instance = token
+        for name in p.names:
+            if name != token:
+                p.set_in_sync(name, False)
+        return _initialize(p, f"resumed by the user, who chose {token} as the active")
+    return _initialize(p, "resumed by the user")
+
+
+# --------------------------------------------------------------------------- initialize
+
+
+def _initialize(p: Plan, why: str) -> Decision:
+    prefix = f"{why}: " if why else ""
+    active = p.st.active_instance
+    if active is None or active not in p.names:
+        writable = [o.name for o in p.obs.instances if o.serving_active]
+        if len(writable) > 1:
+            return _manual(p, f"{' and '.join(writable)} all report a writable active")
+        if writable:
+            active = writable[0]
+        else:
+            active = p.names[0]
+            behind = _ahead_of(p, active)
+            if behind:
+                return _manual(p, behind)
+        p.st.active_instance = active
+    o = p.inst(active)
+    if o.serving_active:
+        p.clear_pending(PendingKind.INITIALIZE)
+        p.renew(active)
+        if not p.pair:
+            return p.finish(State.NORMAL, f"{prefix}{active} is the active and serves")
+        return _assess_standby(p, active, prefix)
+    if not o.answering:
+        return p.finish(State.INITIALIZING, f"{prefix}waiting for {active}'s agent ({_why(o)})")
+    if o.busy:
+        return p.finish(State.INITIALIZING, f"{prefix}{active} is busy with {o.busy}")
+    block = p.promote_block(active)
+    if block:
+        for name in p.names:
+            if name != active and p.inst(name).serving_active:
+                p.act(Stop(name))
+        return p.finish(State.INITIALIZING, f"{prefix}not promoting {active} yet: {block}")
+    intent = p.pending(PendingKind.INITIALIZE, active)
+    if p.attempt(intent):
+        p.act(Promote(active, p.ttl))
+    return p.finish(State.INITIALIZING, f"{prefix}initialising {active} as the active")
+
+
+def _ahead_of(p: Plan, active: str) -> str | None:
+    """Without a recorded active: refuse ordinal 0 if another instance is known ahead."""
+    a = p.inst(active)
+    if a.agent is None:
+        return None
+    for o in p.obs.instances:
+        if o.name == active or o.agent is None or o.agent.position is None:
+            continue
+        if ahead(candidate(a, False), candidate(o, False)) is not True:
+            return f"no active is recorded and {o.name} may hold data {active} lacks"
+    return None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _run(p: Plan, active: str) -> Decision:
+    a = p.inst(active)
+    standby = p.other(active)
+    if standby is not None and p.inst(standby).serving_active:
+        return _manual(p, f"{standby} reports a writable active while the status names {active}")
+    if a.serving_active:
+        p.clear_pending(PendingKind.INITIALIZE, PendingKind.RESTART, target=active)
+        p.renew(active)
+        if not p.pair:
+            return p.finish(State.NORMAL, f"{active} is the active and serves")
+        return _assess_standby(p, active, "")
+    return _active_not_serving(p, active, standby)
+
+
+def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
+    a = p.inst(active)
+    s = p.inst(standby) if standby else None
+    both = s is not None and p.down(s)
+    down_state = State.BOTH_DOWN if both else State.ACTIVE_DOWN
+    if a.answering and a.agent is not None:
+        if s is not None and s.agent is not None:
+            newer = (s.agent.timeline or 0) > (a.agent.timeline or 0)
+            if newer and a.agent.timeline is not None:
+                return _manual(
+                    p,
+                    f"{standby} reports timeline {s.agent.timeline}, newer than the last active "
+                    f"{active}'s {a.agent.timeline}: cannot tell which holds the acknowledged "
+                    "writes",
+                )
+        why = f"{active} answers but does not serve ({_db(a)})"
+        if a.busy:
+            why = f"{active} is busy with {a.busy}"
+        elif block := p.promote_block(active):
+            why += f": not restarting it yet, {block}"
+        else:
+            restart = a.agent.role == Role.ACTIVE and a.agent.database in (
+                DatabaseState.STOPPED,
+                DatabaseState.CRASHED,
+            )
+            intent = p.pending(PendingKind.INITIALIZE, active)
+            if p.attempt(intent, every=p.s.polling_interval):
+                p.act(Start(active) if restart else Promote(active, p.ttl))
+            why += f": {'starting' if restart else 'promoting'} it again"
+        if p.state not in DOWN_STATES or p.state_age() < p.timeout:
+            return p.finish(_keep(p, down_state), why)
+        return _consider_failover(p, active, standby, down_state, why)
+    if not p.down(a):
+        silent = p.silent_for(a)
+        state = p.state or State.INITIALIZING
+        return p.finish(
+            state,
+            f"{active} has not answered for {silent:.0f}s ({_why(a)}); down after {p.timeout}s",
+        )
+    why = f"{active} is down ({_why(a)})"
+    if p.state not in DOWN_STATES:
+        return p.finish(down_state, why)
+    return _consider_failover(p, active, standby, down_state, why)
+
+
+def _keep(p: Plan, wanted: State) -> State:
+    return State.FAILED if p.state == State.FAILED else wanted
+
+
+def _consider_failover(
+    p: Plan, active: str, standby: str | None, down_state: State, why: str
+) -> Decision:
+    if standby is None:
+        return _single_down(p, active, why)
+    s = p.inst(standby)
+    recorded = p.recorded(standby)
+    in_sync = recorded.in_sync and not p.old.replication_degraded
+    if s.agent is None or s.agent.role == Role.ACTIVE or s.busy:
+        return _wait_or_fail(p, active, down_state, f"{why}; standby {standby} cannot take over")
+    if in_sync:
+        p.pending(PendingKind.FAILOVER, standby, active).reason = "in-sync standby"
+        p.event("FailoverStarted", f"{why}: promoting the in-sync standby {standby}", warning=True)
+        return p.finish(State.FAILOVER, f"{why}; failing over to the in-sync standby {standby}")
+    if p.s.failover_policy == FailoverPolicy.AVAILABILITY:
+        lost = _loss(p, active, standby)
+        p.pending(PendingKind.FAILOVER, standby, active).reason = "failoverPolicy Availability"
+        p.event(
+            "PotentialDataLoss",
+            f"promoting {standby}, which was not in sync (failoverPolicy Availability): {lost}",
+            warning=True,
+        )
+        return p.finish(State.FAILOVER, f"{why}; failing over to {standby}, not in sync: {lost}")
+    return _wait_or_fail(
+        p,
+        active,
+        down_state,
+        f"{why}; {standby} was not in sync and failoverPolicy ZeroDataLoss forbids promoting it: "
+        f"waiting for {active} to return",
+    )
+
+
+def _loss(p: Plan, active: str, standby: str) -> str:
+    a_pos = p.recorded(active).position
+    s = p.inst(standby)
+    s_pos = s.agent.position if s.agent is not None else None
+    if a_pos is not None and s_pos is not None:
+        gap = a_pos - s_pos
+        return f"writes of {active} after position {s_pos} (up to {a_pos}, {gap} bytes) may be lost"
+    return f"writes acknowledged by {active} but not replicated to {standby} may be lost"
+
+
+def _wait_or_fail(p: Plan, active: str, down_state: State, why: str) -> Decision:
+    _maybe_restart(p, active)
+    if p.state == State.FAILED or p.state_age() >= FAILED_AFTER_TIMEOUTS * p.timeout:
+        return p.finish(State.FAILED, why)
+    return p.finish(down_state, why)
+
+
+def _maybe_restart(p: Plan, name: str) -> None:
+    """Delete a pod whose agent stays silent (the StatefulSet recreates it)."""
+    o = p.inst(name)
+    if not o.pod_exists or o.pod_deleting or o.agent is not None:
+        return
+    if p.silent_for(o) < RESTART_AFTER_TIMEOUTS * p.timeout:
+        return
+    intent = p.pending_for(PendingKind.RESTART, name) or p.pending(PendingKind.RESTART, name)
+    if intent.attempts < MAX_RESTARTS and p.attempt(
+        intent, every=RESTART_AFTER_TIMEOUTS * p.timeout
+    ):
+        p.act(DeletePod(name, o.pod_uid))
+
+
+def _single_down(p: Plan, active: str, why: str) -> Decision:
+    _maybe_restart(p, active)
+    intent = p.pending_for(PendingKind.RESTART, active)
+    if intent is not None and intent.attempts >= MAX_RESTARTS:
+        age = p.state_age()
+        if (
+            p.state == State.FAILED
+            or age >= (MAX_RESTARTS + 1) * RESTART_AFTER_TIMEOUTS * p.timeout
+        ):
+            return p.finish(State.FAILED, f"{why}; still down after {MAX_RESTARTS} pod restarts")
+    return p.finish(_keep(p, State.ACTIVE_DOWN), why)
+
+
+# --------------------------------------------------------------------------- standby
+
+
+def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
+    standby = p.other(active)
+    assert standby is not None
+    a = p.inst(active).agent
+    assert a is not None
+    repl = a.replication
+    peer = next((x for x in repl.peers if x.name == standby), None)
+    streaming = peer is not None and peer.streaming
+    lag = peer.lag_bytes if peer is not None else None
+    sync_ok = (
+        peer is not None
+        and streaming
+        and peer.sync
+        and repl.mode == "sync"
+        and repl.sync_standby in (standby, None)
+    )
+    p.set_in_sync(standby, sync_ok, lag)
+    p.label(standby, "standby" if streaming else "none")
+    if sync_ok:
+        p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
+        p.st.replication_mode = "sync"
+        p.st.replication_degraded = False
+        wanted = p.s.switchover_to
+        if wanted == standby:
+            return _start_switchover(p, active, standby)
+        return p.finish(State.NORMAL, f"{prefix}{active} is active, {standby} streams in sync")
+    notes: list[str] = []
+    p.st.replication_degraded = True
+    if repl.mode == "sync" and not (streaming and peer is not None and peer.sync):
+        # the status (written first) says the standby is out of sync before we go async
+        p.act(SetReplication(active, "async", None))
+        p.st.replication_mode = "async"
+        notes.append(f"switching {active} to async so it keeps serving")
+    else:
+        p.st.replication_mode = repl.mode or "async"
+    s = p.inst(standby)
+    if streaming:
+        p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
+        if lag is not None and lag <= CATCHUP_LAG_BYTES:
+            p.act(SetReplication(active, "sync", standby))
+            why = f"{standby} streams and has caught up ({lag} bytes behind): switching to sync"
+        else:
+            why = (
+                f"{standby} streams and catches up ({lag if lag is not None else '?'} bytes behind)"
+            )
+        p.health_hint[standby] = Health.STARTING
+        state = State.STANDBY_PARTIALLY_STARTING
+    elif not s.pod_exists or p.down(s):
+        _maybe_restart(p, standby)
+        why = f"{standby} is down ({_why(s)})"
+        state = State.STANDBY_DOWN
+    elif s.agent is None:
+        why = f"{standby} is not streaming and has not answered for {p.silent_for(s):.0f}s"
+        state = p.state if p.state in STANDBY_TROUBLE else State.STANDBY_PARTIALLY_DOWN
+    elif s.busy or s.agent.database in (DatabaseState.STARTING, DatabaseState.REBUILDING):
+        why = f"{standby} is starting ({s.busy or s.agent.database.value})"
+        state = State.STANDBY_PARTIALLY_STARTING
+    else:
+        p.health_hint[standby] = Health.DEGRADED
+        why = _recover_standby(p, active, standby)
+        state = State.STANDBY_PARTIALLY_DOWN
+    if p.state == State.INITIALIZING:
+        state = State.INITIALIZING
+    reason = prefix + why + (f"; {', '.join(notes)}" if notes else "")
+    return p.finish(state, reason)
+
+
+def _recover_standby(p: Plan, active: str, standby: str) -> str:
+    s = p.inst(standby)
+    assert s.agent is not None
+    rebuild = p.pending_for(PendingKind.REBUILD, standby)
+    follow = p.pending_for(PendingKind.FOLLOW, standby)
+    if rebuild is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
+        rebuild = p.pending(PendingKind.REBUILD, standby, active)
+    tried = follow is not None and follow.attempts >= FOLLOW_ATTEMPTS_BEFORE_REBUILD
+    if rebuild is None and follow is not None and tried and p.due(follow):
+        rebuild = p.pending(PendingKind.REBUILD, standby, active)
+    what = f"{standby} is not streaming from {active} ({_db(s)})"
+    if rebuild is not None:
+        if p.attempt(rebuild):
+            p.act(Rebuild(standby, active))
+            return f"{what}: rebuilding it from {active} (attempt {rebuild.attempts})"
+        return f"{what}: waiting for the rebuild from {active}"
+    follow = follow or p.pending(PendingKind.FOLLOW, standby, active)
+    if p.attempt(follow):
+        p.act(Follow(standby, active))
+        return f"{what}: telling it to follow {active} (attempt {follow.attempts})"
+    return f"{what}: waiting after telling it to follow {active}"
+
+
+# --------------------------------------------------------------------------- failover
+
+
+def _failover(p: Plan) -> Decision:
+    intent = p.st.pending_action
+    assert intent is not None and intent.target is not None
+    target, source = intent.target, intent.source or p.st.active_instance or "?"
+    t, o = p.inst(target), p.inst(source)
+    if t.serving_active:
+        return _complete(p, target, source, "failover")
+    if o.serving_active and intent.attempts == 0:
+        p.st.pending_action = None
+        p.event("FailoverCancelled", f"{source} serves again before {target} was promoted")
+        return _run(p, source)
+    if intent.attempts == 0 and o.answering and not t.answering:
+        p.st.pending_action = None
+        p.event("FailoverCancelled", f"{source} answers again and {target} does not")
+        return _run(p, source)
+    block = p.promote_block(target)
+    if block:
+        if o.serving_active:
+            p.act(Stop(source))
+        return p.finish(State.FAILOVER, f"failover to {target}: waiting, {block}")
+    if not t.answering:
+        return p.finish(State.FAILOVER, f"failover to {target}: waiting for its agent ({_why(t)})")
+    if t.busy:
+        return p.finish(State.FAILOVER, f"failover to {target}: {target} is busy with {t.busy}")
+    p.label(source, "none")
+    if p.attempt(intent):
+        p.act(Promote(target, p.ttl))
+    return p.finish(State.FAILOVER, f"failover: promoting {target} ({intent.reason})")
+
+
+def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
+    p.st.active_instance = target
+    p.set_in_sync(source, False)
+    p.st.replication_degraded = True
+    p.st.pending_action = None
+    p.pending(PendingKind.REBUILD, source, target)
+    p.label(source, "none")
+    p.renew(target)
+    p.event(f"{what.capitalize()}Completed", f"{target} is the active; {source} will be rebuilt")
+    return _assess_standby(p, target, f"{what} to {target} completed; ")
+
+
+# --------------------------------------------------------------------------- switchover
+
+
+def _start_switchover(p: Plan, active: str, standby: str) -> Decision:
+    p.pending(PendingKind.SWITCHOVER, standby, active).reason = "requested by annotation"
+    p.event("SwitchoverStarted", f"planned switchover from {active} to {standby}")
+    return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
+
+
+def _switchover(p: Plan) -> Decision:
+    intent = p.st.pending_action
+    assert intent is not None and intent.target is not None
+    target, source = intent.target, intent.source or p.st.active_instance or "?"
+    t, o = p.inst(target), p.inst(source)
+    if t.serving_active:
+        return _complete(p, target, source, "switchover")
+    abort = p.s.switchover_to != target or not t.answering
+    if intent.attempts == 0 and abort:
+        p.st.pending_action = None
+        p.event("SwitchoverCancelled", f"switchover to {target} cancelled")
+        return _run(p, source)
+    if o.agent is not None and o.agent.database in (DatabaseState.RUNNING, DatabaseState.STARTING):
+        p.label(source, "none")
+        if not o.busy:
+            p.act(Stop(source))
+        return p.finish(
+            State.SWITCHOVER, f"switchover: stopping {source} so {target} gets every write"
+        )
+    block = p.promote_block(target)
+    if block:
+        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting, {block}")
+    if t.agent is None or t.busy:
+        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting for it ({_why(t)})")
+    a_pos = o.agent.position if o.agent is not None else p.recorded(source).position
+    if a_pos is not None and (t.agent.position or 0) < a_pos:
+        if p.state_age() >= p.timeout and intent.attempts == 0:
+            p.st.pending_action = None
+            p.event("SwitchoverCancelled", f"{target} did not catch up with {source}", warning=True)
+            return _run(p, source)
+        return p.finish(State.SWITCHOVER, f"switchover: {target} replays up to {source}'s end")
+    if p.attempt(intent):
+        p.act(Promote(target, p.ttl))
+    return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _why(o: InstanceObservation) -> str:
+    if not o.pod_exists:
+        return "no pod"
+    if o.agent is None:
+        return o.error or "no answer"
+    return _db(o)
+
+
+def _db(o: InstanceObservation) -> str:
+    if o.agent is None:
+        return o.error or "no answer"
+    a = o.agent
+    text = f"role {a.role.value}, database {a.database.value}"
+    if a.fenced:
+        text += ", fenced"
+    if a.last_error:
+        text += f", last error: {a.last_error}"
+    return text
