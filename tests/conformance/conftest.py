@@ -1,0 +1,97 @@
+"""Conformance fixtures: the emulator by default, a real cluster when
+ZENITH_CONFORMANCE_KUBECONFIG names a kubeconfig. Assertions are identical."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client import ApiClient
+
+from .widget_crd import GADGET_CRD, WIDGET_CRD
+
+REAL = os.environ.get("ZENITH_CONFORMANCE_KUBECONFIG")
+
+
+def poll(
+    check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def kubeconfig_path(request: pytest.FixtureRequest) -> Path:
+    if REAL:
+        return Path(REAL)
+    path: Path = request.getfixturevalue("kubeconfig")
+    return path
+
+
+@pytest.fixture
+def api_client(kubeconfig_path: Path) -> Iterator[ApiClient]:
+    c = config.new_client_from_config(str(kubeconfig_path))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def core(api_client: ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def custom(api_client: ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)
+
+
+@pytest.fixture
+def ns(core: client.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards."""
+    created = core.create_namespace({"metadata": {"generateName": "zconf-"}})
+    name: str = created.metadata.name
+    try:
+        yield name
+    finally:
+        try:
+            core.delete_namespace(name)
+        except client.ApiException as e:
+            if e.status not in (404, 409):
+                raise
+
+
+def _ensure_crd(api_client: ApiClient, body: dict[str, Any]) -> None:
+    ext = client.ApiextensionsV1Api(api_client)
+    try:
+        ext.create_custom_resource_definition(body)
+    except client.ApiException as e:
+        if e.status != 409:
+            raise
+
+    def established() -> bool:
+        crd = ext.read_custom_resource_definition(body["metadata"]["name"])
+        conditions = (crd.status and crd.status.conditions) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    poll(established, what="CRD established")
+
+
+@pytest.fixture
+def widgets(api_client: ApiClient) -> None:
+    """The test CRDs are installed (left installed on a real cluster between tests)."""
+    _ensure_crd(api_client, WIDGET_CRD)
+    _ensure_crd(api_client, GADGET_CRD)
