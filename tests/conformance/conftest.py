@@ -3,6 +3,7 @@ ZENITH_CONFORMANCE_KUBECONFIG names a kubeconfig. Assertions are identical."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,33 @@ from kubernetes.client import ApiClient
 from .widget_crd import GADGET_CRD, WIDGET_CRD
 
 REAL = os.environ.get("ZENITH_CONFORMANCE_KUBECONFIG")
+
+
+def raw(
+    api_client: ApiClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """One HTTP request through the client's auth; returns (status, decoded JSON body)."""
+    headers = {"Accept": "application/json", "Content-Type": content_type}
+    method_, url, headers_, body_, _ = api_client.param_serialize(
+        method,
+        path,
+        query_params=list((query or {}).items()),
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    try:
+        resp = api_client.call_api(method_, url, header_params=headers_, body=body_)
+        resp.read()
+        status, data = resp.status, resp.data
+    except client.ApiException as e:
+        status, data = e.status, e.body
+    return status, json.loads(data) if data else None
 
 
 def poll(

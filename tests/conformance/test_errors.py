@@ -1,0 +1,124 @@
+"""Error answers are metav1.Status bodies worded as kube-apiserver words them."""
+
+from __future__ import annotations
+
+from kubernetes.client import ApiClient
+
+from .conftest import raw
+
+
+def test_not_found(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(api_client, "GET", f"/api/v1/namespaces/{ns}/configmaps/nope")
+    assert status == 404
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "nope" not found',
+        "reason": "NotFound",
+        "details": {"name": "nope", "kind": "configmaps"},
+        "code": 404,
+    }
+
+
+def test_not_found_names_group(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(api_client, "GET", f"/apis/apps/v1/namespaces/{ns}/statefulsets/nope")
+    assert status == 404
+    assert body["message"] == 'statefulsets.apps "nope" not found'
+    assert body["details"] == {"name": "nope", "group": "apps", "kind": "statefulsets"}
+
+
+def test_already_exists(api_client: ApiClient, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    raw(api_client, "POST", path, {"metadata": {"name": "a"}})
+    status, body = raw(api_client, "POST", path, {"metadata": {"name": "a"}})
+    assert status == 409
+    assert body["reason"] == "AlreadyExists"
+    assert body["message"] == 'configmaps "a" already exists'
+    assert body["details"] == {"name": "a", "kind": "configmaps"}
+
+
+def test_conflict_on_stale_resource_version(api_client: ApiClient, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    _, obj = raw(api_client, "POST", path, {"metadata": {"name": "a"}, "data": {"x": "1"}})
+    stale = obj["metadata"]["resourceVersion"]
+    raw(api_client, "PATCH", f"{path}/a", {"data": {"x": "2"}}, "application/merge-patch+json")
+    obj["data"] = {"x": "3"}
+    status, body = raw(api_client, "PUT", f"{path}/a", obj)
+    assert status == 409
+    assert body["reason"] == "Conflict"
+    assert body["message"] == (
+        'Operation cannot be fulfilled on configmaps "a": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    assert body["details"] == {"name": "a", "kind": "configmaps"}
+    patch = {"metadata": {"resourceVersion": stale}, "data": {"x": "4"}}
+    status, body = raw(api_client, "PATCH", f"{path}/a", patch, "application/merge-patch+json")
+    assert status == 409 and body["reason"] == "Conflict"
+
+
+def test_invalid_name(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(
+        api_client,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"metadata": {"name": "Bad_Name"}},
+    )
+    assert status == 422
+    assert body["reason"] == "Invalid"
+    assert body["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": '
+        "a lowercase RFC 1123 subdomain must consist of"
+    )
+    assert body["details"]["kind"] == "ConfigMap"
+    assert body["details"]["causes"][0]["field"] == "metadata.name"
+    assert body["details"]["causes"][0]["reason"] == "FieldValueInvalid"
+
+
+def test_missing_name(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(api_client, "POST", f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {}})
+    assert status == 422
+    assert body["message"] == (
+        'ConfigMap "" is invalid: metadata.name: Required value: name or generateName is required'
+    )
+
+
+def test_missing_namespace(api_client: ApiClient) -> None:
+    status, body = raw(
+        api_client,
+        "POST",
+        "/api/v1/namespaces/zconf-absent-ns/configmaps",
+        {"metadata": {"name": "a"}},
+    )
+    assert status == 404
+    assert body["message"] == 'namespaces "zconf-absent-ns" not found'
+    assert body["details"] == {"name": "zconf-absent-ns", "kind": "namespaces"}
+
+
+def test_name_mismatch_on_put(api_client: ApiClient, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    raw(api_client, "POST", path, {"metadata": {"name": "a"}})
+    status, body = raw(api_client, "PUT", f"{path}/a", {"metadata": {"name": "b"}})
+    assert status == 400
+    assert body["reason"] == "BadRequest"
+    assert body["message"] == "the name of the object (b) does not match the name on the URL (a)"
+
+
+def test_unknown_resource_path(api_client: ApiClient) -> None:
+    status, body = raw(api_client, "GET", "/api/v1/nosuchthings")
+    assert status == 404
+    assert body["reason"] == "NotFound"
+    assert body["message"] == "the server could not find the requested resource"
+
+
+def test_pod_without_containers_is_invalid(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(
+        api_client,
+        "POST",
+        f"/api/v1/namespaces/{ns}/pods",
+        {"metadata": {"name": "p"}, "spec": {"containers": []}},
+    )
+    assert status == 422
+    fields = [c["field"] for c in body["details"]["causes"]]
+    assert "spec.containers" in fields
