@@ -1,0 +1,240 @@
+"""The kopf layer for ZenithCluster resources: thin handlers, each calling one function.
+
+- create / update (spec) / resume -> reconcile (children + SpecValid/ResourcesReady)
+- timer `repair` -> the same reconcile, quiet at steady state (repairs drift)
+- a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner
+- a referenced ConfigMap/Secret changed -> reconcile the clusters that use it
+  (found through the `config_refs` index)
+- delete -> finalizer `cleanup` honouring spec.retentionPolicy
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any, cast
+
+import kopf
+
+from zenith_operator import naming
+from zenith_operator.api.spec import SpecError, parse_spec
+from zenith_operator.controller.logs import cluster_logger
+from zenith_operator.controller.reconcile import (
+    Result,
+    cluster_ref,
+    is_deleting,
+    owner_of,
+    reconcile,
+)
+from zenith_operator.controller.reconcile_delete import Waiting, cleanup
+from zenith_operator.controller.reconcile_kube import Kube, KubeError
+from zenith_operator.resources.config import referenced_sources
+
+CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
+MANAGED = {"app.kubernetes.io/managed-by": "zenith-operator"}
+REPAIR_INTERVAL = float(os.environ.get("ZENITH_REPAIR_INTERVAL", "60"))
+RETRY_DELAY = 10.0
+
+
+@kopf.on.startup(id="configure")
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    prefix = naming.LABEL_PREFIX
+    # Progress and diff-base in annotations: the status schema is ours (structural),
+    # so kopf must not keep its bookkeeping in status.kopf.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=prefix, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{prefix}/finalizer"
+    settings.posting.level = logging.WARNING  # Events: warnings + explicit kopf.info
+    settings.posting.reporting_component = "zenith-operator"
+    settings.networking.request_timeout = 30
+    settings.networking.connect_timeout = 10
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.execution.max_workers = 20
+    if not hasattr(memo, "kube"):
+        memo.kube = Kube.from_environment()
+    memo.locks = {}
+    memo.locks_guard = threading.Lock()
+
+
+def _lock(memo: kopf.Memo, namespace: str, name: str) -> threading.Lock:
+    with memo.locks_guard:
+        lock: threading.Lock = memo.locks.setdefault((namespace, name), threading.Lock())
+        return lock
+
+
+def _report(obj: kopf.Body | dict[str, Any], result: Result, log: Any) -> None:
+    """Events for transitions and changes; raise what kopf should do next."""
+    body = cast(kopf.Body, obj)  # kopf's event posting reads plain dicts as well
+    if result.spec_error:
+        err = result.spec_error
+        log.warning("invalid spec", field=err.path, error=err.message)
+        if result.spec_condition_changed:
+            kopf.warn(body, reason="InvalidSpec", message=str(err))
+        raise kopf.PermanentError(str(err))
+    if result.conflict:
+        log.warning("conflict", error=result.conflict)
+        if result.resources_condition_changed:
+            kopf.warn(body, reason="Conflict", message=result.conflict)
+        raise kopf.TemporaryError(result.conflict, delay=60)
+    for applied in result.changes:
+        log.info("applied", object=str(applied.ref), action=applied.action)
+    if result.changes:
+        summary = ", ".join(f"{a.action} {a.ref}" for a in result.changes)
+        kopf.info(body, reason="Reconciled", message=summary)
+    for applied in result.immutable:
+        if result.resources_condition_changed:
+            kopf.warn(
+                body, reason="ImmutableFieldChanged", message=f"{applied.ref}: {applied.detail}"
+            )
+
+
+def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any]) -> None:
+    meta = body.get("metadata") or {}
+    namespace, name = meta.get("namespace"), meta.get("name")
+    log = cluster_logger(namespace, name)
+    with _lock(memo, str(namespace), str(name)):
+        try:
+            result = reconcile(memo.kube, dict(body))
+        except KubeError as exc:
+            log.warning("API error, will retry", error=str(exc))
+            raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    _report(body, result, log)
+
+
+@kopf.on.create(*CR, id="reconcile-create")
+def on_create(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    run_reconcile(memo, body)
+
+
+@kopf.on.update(*CR, id="reconcile-update", field="spec")
+def on_update(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    run_reconcile(memo, body)
+
+
+@kopf.on.resume(*CR, id="reconcile-resume")
+def on_resume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    run_reconcile(memo, body)
+
+
+@kopf.timer(*CR, id="repair", interval=REPAIR_INTERVAL, initial_delay=REPAIR_INTERVAL)
+def repair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if is_deleting(dict(body)):
+        return
+    with contextlib.suppress(kopf.PermanentError):  # reported on the transition already
+        run_reconcile(memo, body)
+
+
+@kopf.on.delete(*CR, id="cleanup")
+def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    meta = body.get("metadata") or {}
+    log = cluster_logger(meta.get("namespace"), meta.get("name"))
+    try:
+        done = cleanup(memo.kube, dict(body))
+    except Waiting as wait:
+        log.info("cleanup waiting", reason=str(wait))
+        raise kopf.TemporaryError(str(wait), delay=5) from wait
+    except KubeError as exc:
+        raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    log.info("cleaned up", actions=done)
+
+
+# --- reacting to other objects -------------------------------------------------------
+
+
+@kopf.index(*CR, id="config_refs")
+def config_refs(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str, str], str]:
+    """(namespace, kind, object name) -> the clusters referencing that ConfigMap/Secret."""
+    try:
+        parsed = parse_spec(dict(spec))
+    except SpecError:
+        return {}
+    return {(namespace or "", r.kind, r.name): name for r in referenced_sources(parsed)}
+
+
+def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: str) -> None:
+    for name in sorted(set(names)):
+        body = memo.kube.get(cluster_ref(namespace, name))
+        if body is None or is_deleting(body):
+            continue
+        cluster_logger(namespace, name).info("reconciling", trigger=why)
+        try:
+            run_reconcile(memo, body)
+        except (kopf.PermanentError, kopf.TemporaryError) as exc:
+            cluster_logger(namespace, name).info("reconcile deferred", reason=str(exc))
+
+
+def _child_deleted(
+    event_type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, what: str
+) -> None:
+    owner = owner_of(dict(labels))
+    if event_type == "DELETED" and owner and namespace:
+        reconcile_named(memo, namespace, [owner], f"{what} deleted")
+
+
+@kopf.on.event("apps", "v1", "statefulsets", id="child-statefulset", labels=MANAGED)
+def statefulset_event(
+    type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+) -> None:
+    _child_deleted(type, namespace, labels, memo, "StatefulSet")
+
+
+@kopf.on.event("", "v1", "services", id="child-service", labels=MANAGED)
+def service_event(
+    type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+) -> None:
+    _child_deleted(type, namespace, labels, memo, "Service")
+
+
+@kopf.on.event("policy", "v1", "poddisruptionbudgets", id="child-pdb", labels=MANAGED)
+def pdb_event(
+    type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+) -> None:
+    _child_deleted(type, namespace, labels, memo, "PodDisruptionBudget")
+
+
+def _config_event(
+    kind: str,
+    event_type: str | None,
+    namespace: str | None,
+    name: str | None,
+    config_refs: kopf.Index[tuple[str, str, str], str],
+    memo: kopf.Memo,
+) -> None:
+    if event_type is None or not namespace or not name:  # None: the initial listing
+        return
+    users: Iterable[str] = config_refs.get((namespace, kind, name), [])
+    if users:
+        reconcile_named(memo, namespace, users, f"{kind} {name} {event_type.lower()}")
+
+
+@kopf.on.event("", "v1", "configmaps", id="config-configmap")
+def configmap_event(
+    type: str,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    _config_event("ConfigMap", type, namespace, name, kwargs["config_refs"], memo)
+
+
+@kopf.on.event("", "v1", "secrets", id="config-secret")
+def secret_event(
+    type: str,
+    namespace: str | None,
+    name: str,
+    labels: kopf.Labels,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    _child_deleted(type, namespace, labels, memo, "Secret")
+    _config_event("Secret", type, namespace, name, kwargs["config_refs"], memo)

@@ -1,0 +1,130 @@
+"""Reconcile one ZenithCluster: parse, read referenced config, build, apply; conditions.
+
+`reconcile()` is the single entry point used by the create/update/resume handlers, the
+drift-repair timer and the child/config watchers. It returns a `Result`; the kopf layer
+turns it into Events and kopf errors (handlers.py). Status writes are limited to this
+controller's conditions (SpecValid, ResourcesReady), and only when they change.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from zenith_operator import naming
+from zenith_operator.api.cluster import ClusterRef, from_body
+from zenith_operator.api.spec import SpecError
+from zenith_operator.controller.reconcile_apply import Applied, ConflictError, apply
+from zenith_operator.controller.reconcile_conditions import (
+    RESOURCES_READY,
+    SPEC_VALID,
+    Wanted,
+    set_condition,
+)
+from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.controller.spec_errors import check_static, read_sources
+from zenith_operator.resources import desired
+from zenith_operator.resources.workload import agent_token_secret, new_token
+
+
+@dataclass
+class Result:
+    applied: list[Applied] = field(default_factory=list)
+    spec_error: SpecError | None = None
+    conflict: str | None = None
+    spec_condition_changed: bool = False
+    resources_condition_changed: bool = False
+
+    @property
+    def changes(self) -> list[Applied]:
+        return [a for a in self.applied if a.action in ("created", "patched")]
+
+    @property
+    def immutable(self) -> list[Applied]:
+        return [a for a in self.applied if a.detail and a.action in ("immutable", "patched")]
+
+
+def ensure_token_secret(kube: Kube, ref: ClusterRef) -> Applied:
+    """The agent token: created once with a random value, never rotated here."""
+    secret = agent_token_secret(ref, new_token())
+    sref = Ref.of(secret)
+    current = kube.get(sref)
+    if current is None:
+        try:
+            kube.create(secret)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            return Applied(sref, "unchanged", "created concurrently")
+        return Applied(sref, "created")
+    owners = (current.get("metadata") or {}).get("ownerReferences") or []
+    if not any(o.get("uid") == ref.uid for o in owners):
+        raise ConflictError(f"{sref} exists and is not owned by this ZenithCluster")
+    if naming.AGENT_TOKEN_KEY not in (current.get("data") or {}):
+        kube.patch(sref, {"data": secret["data"]})
+        return Applied(sref, "patched", "token key was missing")
+    return Applied(sref, "unchanged")
+
+
+def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
+    """Raises SpecError, ConflictError or KubeError."""
+    cluster = from_body(body)
+    check_static(cluster)
+    sources = read_sources(kube, cluster)
+    want = desired(cluster, sources)
+    applied = [ensure_token_secret(kube, cluster.ref)]
+    for obj in want.cluster_scoped:
+        applied.append(apply(kube, obj, owned=obj["kind"] != "StorageClass"))
+    for obj in want.namespaced:
+        applied.append(apply(kube, obj))
+    return applied
+
+
+def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
+    """Bring the children in line with the spec; KubeError propagates (retry later)."""
+    body = copy.deepcopy(body)
+    result = Result()
+    try:
+        result.applied = apply_all(kube, body)
+    except SpecError as err:
+        result.spec_error = err
+        result.spec_condition_changed = set_condition(
+            kube, body, Wanted(SPEC_VALID, "False", "InvalidSpec", str(err))
+        )
+        return result
+    except ConflictError as err:
+        result.conflict = str(err)
+        result.spec_condition_changed = set_condition(
+            kube, body, Wanted(SPEC_VALID, "True", "Valid", "spec is valid")
+        )
+        result.resources_condition_changed = set_condition(
+            kube, body, Wanted(RESOURCES_READY, "False", "Conflict", str(err))
+        )
+        return result
+    result.spec_condition_changed = set_condition(
+        kube, body, Wanted(SPEC_VALID, "True", "Valid", "spec is valid")
+    )
+    immutable = "; ".join(f"{a.ref}: {a.detail}" for a in result.immutable)
+    ready = (
+        Wanted(RESOURCES_READY, "False", "ImmutableFieldChanged", immutable)
+        if immutable
+        else Wanted(RESOURCES_READY, "True", "Reconciled", "all resources are in place")
+    )
+    result.resources_condition_changed = set_condition(kube, body, ready)
+    return result
+
+
+def is_deleting(body: dict[str, Any]) -> bool:
+    return bool((body.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def owner_of(obj_labels: dict[str, str]) -> str | None:
+    """The ZenithCluster a child belongs to (from its labels), if ours."""
+    if obj_labels.get("app.kubernetes.io/managed-by") != "zenith-operator":
+        return None
+    return obj_labels.get(naming.CLUSTER_LABEL)
+
+
+def cluster_ref(namespace: str, name: str) -> Ref:
+    return Ref(f"{naming.GROUP}/{naming.VERSION}", naming.KIND, name, namespace)

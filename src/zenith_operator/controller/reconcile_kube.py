@@ -1,0 +1,177 @@
+"""A small generic Kubernetes API wrapper over the kubernetes client's transport.
+
+Objects are plain dicts (what the builders produce). One instance per operator,
+created at start-up and passed in (never a module-level client).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kubernetes import client, config
+
+# kind -> (plural, namespaced)
+KINDS: dict[str, tuple[str, bool]] = {
+    "ConfigMap": ("configmaps", True),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "Pod": ("pods", True),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
+    "PersistentVolume": ("persistentvolumes", False),
+    "StatefulSet": ("statefulsets", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "StorageClass": ("storageclasses", False),
+    "ZenithCluster": ("zenithclusters", True),
+    "ClusterKopfPeering": ("clusterkopfpeerings", False),
+    "KopfPeering": ("kopfpeerings", True),
+}
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+REQUEST_TIMEOUT = 30.0
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Ref:
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> Ref:
+        meta = obj.get("metadata") or {}
+        return cls(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+def collection_path(api_version: str, kind: str, namespace: str | None) -> str:
+    plural, namespaced = KINDS[kind]
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespaced:
+        if not namespace:
+            raise ValueError(f"{kind} needs a namespace")
+        return f"{base}/namespaces/{quote(namespace)}/{plural}"
+    return f"{base}/{plural}"
+
+
+class Kube:
+    """Synchronous calls (kopf runs sync handlers in its thread pool)."""
+
+    def __init__(self, api: client.ApiClient, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    @classmethod
+    def from_environment(cls) -> Kube:
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+        return cls(client.ApiClient())
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        if query:
+            path = f"{path}?{urlencode(query)}"
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        params = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = self.api.call_api(*params, _request_timeout=self.timeout)
+        except client.exceptions.ApiException as exc:
+            raise _error(exc.status or 0, exc.body) from exc
+        raw = resp.read()  # type: ignore[no-untyped-call]
+        if resp.status >= 400:
+            raise _error(resp.status, raw)
+        return json.loads(raw) if raw else None
+
+    # --- objects -------------------------------------------------------------------
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        try:
+            obj: dict[str, Any] = self.request(
+                "GET", f"{collection_path(ref.api_version, ref.kind, ref.namespace)}/{ref.name}"
+            )
+            return obj
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        path = collection_path(obj["apiVersion"], obj["kind"], meta.get("namespace"))
+        created: dict[str, Any] = self.request("POST", path, obj)
+        return created
+
+    def patch(
+        self, ref: Ref, patch: Any, content_type: str = MERGE, subresource: str = ""
+    ) -> dict[str, Any]:
+        path = f"{collection_path(ref.api_version, ref.kind, ref.namespace)}/{ref.name}"
+        if subresource:
+            path += f"/{subresource}"
+        patched: dict[str, Any] = self.request("PATCH", path, patch, content_type)
+        return patched
+
+    def delete(self, ref: Ref, propagation: str = "Background") -> bool:
+        """True when a deletion was requested, False when the object was already gone."""
+        path = f"{collection_path(ref.api_version, ref.kind, ref.namespace)}/{ref.name}"
+        try:
+            self.request(
+                "DELETE",
+                path,
+                {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation},
+            )
+            return True
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None, selector: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        query = {"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}
+        result = self.request("GET", collection_path(api_version, kind, namespace), query=query)
+        items: list[dict[str, Any]] = result.get("items") or []
+        for item in items:  # list items come without apiVersion/kind
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+
+def _error(status: int, raw: Any) -> KubeError:
+    try:
+        body = json.loads(raw) if raw else {}
+    except (ValueError, TypeError):
+        body = {"message": str(raw)}
+    if not isinstance(body, dict):
+        body = {"message": str(body)}
+    return KubeError(status, str(body.get("reason", "")), str(body.get("message", "")))
