@@ -38,11 +38,15 @@ def json_patch(target: Json, ops: Json) -> Json:
     if not isinstance(ops, list):
         raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     try:
-        patch = jsonpatch.JsonPatch(ops)
-        return patch.apply(target)
-    except (jsonpatch.InvalidJsonPatch, KeyError, TypeError) as e:
-        raise bad_request(str(e)) from e
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, IndexError) as e:
+        return jsonpatch.JsonPatch(ops).apply(target)
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+    ) as e:
         raise ApiError(
             422, "Invalid", "the server rejected our request due to an error in our request", {}
         ) from e
