@@ -7,9 +7,10 @@ import time
 
 import psycopg
 import pytest
-from conftest import streaming_in_sync
-from harness import Pod, wait_for
+from harness import Pod, pods, wait_for
 from writer import Writer
+
+from conftest import streaming_in_sync
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,23 @@ def test_planned_switchover(pair: tuple[Pod, Pod]) -> None:
     assert not set(acked) - ids_on(b)
     wait_for("all acknowledged ids on the new standby", lambda: set(acked) <= ids_on(a))
     assert a.status()["timeline"] == b.status()["timeline"] == 2
+
+
+def test_rebuild_falls_back_to_clone(need_pg: None) -> None:
+    """Two unrelated databases: pg_rewind refuses, so rebuild clones with pg_basebackup."""
+    with pods(("pair-0", "127.0.0.2"), ("pair-1", "127.0.0.3")) as (a, b):
+        a.start()
+        b.start()
+        a.call("/v1/promote", {"lease_ttl": 60})
+        b.call("/v1/promote", {"lease_ttl": 60})
+        make_table(a)
+        b.call("/v1/stop")  # b is writable: stop it first (a rebuild of a live active is a 409)
+        result = b.call("/v1/rebuild", a.address())
+        assert "clone" in result["message"], result["message"]
+        wait_for("clone streams", lambda: b.status()["replication"]["receiving"])
+        assert ids_on(b) == set()
+        # a standby restarted by its pod resumes following its upstream
+        assert b.terminate() == 0
+        b.start()
+        wait_for("standby resumes streaming", lambda: b.status()["replication"]["receiving"])
+        assert b.status()["role"] == "standby"
