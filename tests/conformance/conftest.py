@@ -60,6 +60,41 @@ def poll(
         time.sleep(interval)
 
 
+def watch_events(
+    api_client: ApiClient,
+    path: str,
+    query: dict[str, str],
+    until: Callable[[list[dict[str, Any]]], bool] | None = None,
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
+    """Stream a watch; return its events once `until(events)` holds or the server ends it."""
+    method, url, headers, _, _ = api_client.param_serialize(
+        "GET",
+        path,
+        query_params=[*query.items(), ("watch", "true")],
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    pool = api_client.rest_client.pool_manager
+    resp = pool.request(method, url, headers=headers, preload_content=False, timeout=timeout)
+    assert resp.status == 200, resp.data
+    assert resp.headers["Content-Type"].startswith("application/json")
+    events: list[dict[str, Any]] = []
+    buf = b""
+    try:
+        for chunk in resp.stream(1024, decode_content=True):
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    events.append(json.loads(line))
+            if until is not None and until(events):
+                return events
+    finally:
+        resp.release_conn()
+    return events
+
+
 @pytest.fixture
 def kubeconfig_path(request: pytest.FixtureRequest) -> Path:
     if REAL:

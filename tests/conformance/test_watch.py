@@ -1,0 +1,129 @@
+"""Watch: resourceVersion semantics, selectors, timeoutSeconds, bookmarks, 410 Gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client import ApiClient
+
+from .conftest import REAL, watch_events
+
+
+def _names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+
+
+def test_watch_replays_after_resource_version(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "before"}})
+    listed = core.list_namespaced_config_map(ns)
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    core.patch_namespaced_config_map("a", ns, {"data": {"x": "1"}})
+    core.delete_namespaced_config_map("a", ns)
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": listed.metadata.resource_version, "timeoutSeconds": "5"},
+        until=lambda ev: len(ev) >= 3,
+    )
+    assert _names(events) == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == sorted(rvs) and len(set(rvs)) == 3
+    assert events[1]["object"]["data"] == {"x": "1"}
+    assert events[0]["object"]["kind"] == "ConfigMap"
+
+
+def test_watch_without_resource_version_starts_with_state(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    for name in ("a", "b"):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": name}})
+    for rv in (None, "0"):
+        query = {"timeoutSeconds": "5"}
+        if rv is not None:
+            query["resourceVersion"] = rv
+        events = watch_events(
+            api_client, f"/api/v1/namespaces/{ns}/configmaps", query, until=lambda ev: len(ev) >= 2
+        )
+        assert sorted(_names(events)) == [("ADDED", "a"), ("ADDED", "b")]
+
+
+def test_watch_ends_at_timeout(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": rv, "timeoutSeconds": "1"},
+        timeout=20,
+    )
+    assert events == []
+
+
+def test_watch_bookmarks(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": rv, "timeoutSeconds": "4", "allowWatchBookmarks": "true"},
+        until=lambda ev: any(e["type"] == "BOOKMARK" for e in ev),
+        timeout=30,
+    )
+    bookmark = next(e for e in events if e["type"] == "BOOKMARK")
+    assert bookmark["object"]["kind"] == "ConfigMap"
+    assert int(bookmark["object"]["metadata"]["resourceVersion"]) >= int(rv)
+
+
+def test_watch_with_label_selector_sees_transitions(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    core.patch_namespaced_config_map("a", ns, {"metadata": {"labels": {"w": "1"}}})
+    core.patch_namespaced_config_map("a", ns, {"data": {"k": "v"}})
+    core.patch_namespaced_config_map("a", ns, {"metadata": {"labels": {"w": None}}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "b"}})
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": rv, "labelSelector": "w=1", "timeoutSeconds": "3"},
+        until=lambda ev: len(ev) >= 3,
+    )
+    assert _names(events) == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+
+
+def test_watch_with_field_selector(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
+    rv = core.list_namespaced_config_map(ns).metadata.resource_version
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "b"}})
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": rv, "fieldSelector": "metadata.name=b", "timeoutSeconds": "3"},
+        until=lambda ev: len(ev) >= 1,
+    )
+    assert _names(events) == [("ADDED", "b")]
+
+
+def test_watch_too_old_resource_version_is_410(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str, request: Any
+) -> None:
+    if not REAL:
+        # Push resourceVersion 1 out of the emulator's bounded history (a real server has
+        # long compacted it).
+        srv = request.getfixturevalue("apiserver")
+        core.create_namespaced_config_map(ns, {"metadata": {"name": "churn"}})
+        for i in range(srv.store.history.maxlen + 5):
+            core.patch_namespaced_config_map("churn", ns, {"data": {"i": str(i)}})
+    events = watch_events(
+        api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": "1", "timeoutSeconds": "5"},
+        until=lambda ev: len(ev) >= 1,
+    )
+    assert len(events) == 1 and events[0]["type"] == "ERROR"
+    status = events[0]["object"]
+    assert status["kind"] == "Status" and status["status"] == "Failure"
+    assert status["code"] == 410 and status["reason"] == "Expired"
+    assert status["message"].startswith("too old resource version: 1 (")
