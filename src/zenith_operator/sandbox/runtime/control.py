@@ -109,14 +109,30 @@ class Control:
             containers = []
             for r in w.all_runs():
                 members = r.group.members(table) if r.group else {}
-                containers.append({
-                    "name": r.name, "init": r.init, "restartCount": r.restart_count,
-                    "mainPid": r.group.main_pid if r.group else None,
-                    "pids": sorted(members), "ready": r.ready, "frozen": r.frozen,
-                    "state": next(iter(r.state), ""),
-                    "log": str(w.log_dir / f"{r.name}.log")})
-            pods.append({"namespace": w.ns, "name": w.name, "uid": w.uid, "ip": w.ip,
-                         "dir": str(w.dir), "stopping": w.stopping, "containers": containers})
+                containers.append(
+                    {
+                        "name": r.name,
+                        "init": r.init,
+                        "restartCount": r.restart_count,
+                        "mainPid": r.group.main_pid if r.group else None,
+                        "pids": sorted(members),
+                        "ready": r.ready,
+                        "frozen": r.frozen,
+                        "state": next(iter(r.state), ""),
+                        "log": str(w.log_dir / f"{r.name}.log"),
+                    }
+                )
+            pods.append(
+                {
+                    "namespace": w.ns,
+                    "name": w.name,
+                    "uid": w.uid,
+                    "ip": w.ip,
+                    "dir": str(w.dir),
+                    "stopping": w.stopping,
+                    "containers": containers,
+                }
+            )
         return web.json_response({"pods": pods})
 
     async def _fault(self, request: web.Request) -> web.Response:
@@ -159,8 +175,10 @@ class Control:
             runs = _groups(worker, name)
             for run, _ in runs:
                 run.frozen = True
-            return {"kind": kind,
-                    "pids": _signal_all([g.main_pid for _, g in runs], signal.SIGSTOP)}
+            return {
+                "kind": kind,
+                "pids": _signal_all([g.main_pid for _, g in runs], signal.SIGSTOP),
+            }
         if kind in ("block-port", "unblock-port"):
             port = int(body["port"])
             action = "-I" if kind == "block-port" else "-D"
@@ -172,8 +190,9 @@ class Control:
             return {"kind": kind, "pids": [], "detail": f"{worker.ip}:{port}"}
         raise FaultError(400, f"unknown fault kind {kind!r}")
 
-    def _pids(self, worker: PodWorker, container: str | None,
-              table: dict[int, ProcInfo]) -> list[int]:
+    def _pids(
+        self, worker: PodWorker, container: str | None, table: dict[int, ProcInfo]
+    ) -> list[int]:
         pids: set[int] = set()
         for _, group in _groups(worker, container):
             pids |= set(group.members(table))
@@ -188,5 +207,6 @@ class Control:
         argv = [exe, action, "INPUT", "-d", ip, "-p", "tcp", "--dport", str(port), "-j", "DROP"]
         code = await self.reaper.run(argv, dict(os.environ), "/", 10.0)
         if code != 0 and strict:
-            raise FaultError(501, f"iptables {action} failed (exit {code}): "
-                             "no NET_ADMIN capability?")
+            raise FaultError(
+                501, f"iptables {action} failed (exit {code}): no NET_ADMIN capability?"
+            )

@@ -90,14 +90,25 @@ class Kube:
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         headers = {"Accept": "application/json", "Content-Type": content_type}
         m, url, hdrs, data, _ = self.api.param_serialize(
-            method, path, query_params=params, header_params=headers, body=body,
+            method,
+            path,
+            query_params=params,
+            header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
         )
-        return self.api.call_api(m, url, header_params=hdrs, body=data,
-                                 _request_timeout=timeout or self.timeout)
+        return self.api.call_api(
+            m, url, header_params=hdrs, body=data, _request_timeout=timeout or self.timeout
+        )
 
-    def request(self, method: str, path: str, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Obj:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
         resp = self._call(method, path, query, body, content_type)
         raw = resp.read()
         if not 200 <= resp.status < 300:
@@ -106,10 +117,18 @@ class Kube:
         return result
 
     # -- verbs ---------------------------------------------------------------------
-    def list(self, kind: Kind, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None) -> tuple[list[Obj], str]:
-        out = self.request("GET", kind.path(namespace), {
-            "labelSelector": label_selector, "fieldSelector": field_selector})
+    def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[Obj], str]:
+        out = self.request(
+            "GET",
+            kind.path(namespace),
+            {"labelSelector": label_selector, "fieldSelector": field_selector},
+        )
         items: list[Obj] = out.get("items") or []
         return items, str(out.get("metadata", {}).get("resourceVersion", ""))
 
@@ -124,13 +143,19 @@ class Kube:
     def create(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
         return self.request("POST", kind.path(namespace), body=body)
 
-    def patch(self, kind: Kind, namespace: str | None, name: str, body: Obj,
-              sub: str = "") -> Obj:
-        return self.request("PATCH", kind.path(namespace, name, sub), body=body,
-                            content_type=MERGE_PATCH)
+    def patch(self, kind: Kind, namespace: str | None, name: str, body: Obj, sub: str = "") -> Obj:
+        return self.request(
+            "PATCH", kind.path(namespace, name, sub), body=body, content_type=MERGE_PATCH
+        )
 
-    def delete(self, kind: Kind, namespace: str | None, name: str,
-               grace_seconds: int | None = None, uid: str | None = None) -> bool:
+    def delete(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        name: str,
+        grace_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> bool:
         """Delete; False if already gone (or the uid precondition no longer matches)."""
         body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_seconds is not None:
@@ -146,20 +171,31 @@ class Kube:
             raise
 
     def bind(self, namespace: str, name: str, node: str, uid: str | None = None) -> None:
-        body: Obj = {"apiVersion": "v1", "kind": "Binding",
-                     "metadata": {"name": name, "namespace": namespace},
-                     "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        body: Obj = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         if uid:
             body["metadata"]["uid"] = uid
         self.request("POST", PODS.path(namespace, name, "binding"), body=body)
 
-    def watch(self, kind: Kind, namespace: str | None, resource_version: str,
-              timeout_seconds: int = 30) -> Iterator[tuple[str, Obj]]:
+    def watch(
+        self, kind: Kind, namespace: str | None, resource_version: str, timeout_seconds: int = 30
+    ) -> Iterator[tuple[str, Obj]]:
         """Yield (type, object) until the server ends the watch; raises KubeError."""
-        resp = self._call("GET", kind.path(namespace), {
-            "watch": "true", "resourceVersion": resource_version or None,
-            "timeoutSeconds": timeout_seconds, "allowWatchBookmarks": "true"},
-            timeout=(5.0, timeout_seconds + 10.0))
+        resp = self._call(
+            "GET",
+            kind.path(namespace),
+            {
+                "watch": "true",
+                "resourceVersion": resource_version or None,
+                "timeoutSeconds": timeout_seconds,
+                "allowWatchBookmarks": "true",
+            },
+            timeout=(5.0, timeout_seconds + 10.0),
+        )
         try:
             if not 200 <= resp.status < 300:
                 raise KubeError(resp.status, resp.read().decode("utf-8", "replace"))

@@ -35,8 +35,17 @@ from .processes import Group, Reaper, spawn, terminate
 Obj = dict[str, Any]
 log = logging.getLogger("zenith.sandbox.kubelet")
 
-INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH",
-                 "VIRTUAL_ENV", "LD_LIBRARY_PATH")
+INHERITED_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+)
 BACKOFF_START = 0.5
 BACKOFF_CAP = 5.0
 BACKOFF_RESET_AFTER = 10.0
@@ -48,15 +57,17 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def container_argv(container: Obj, env: dict[str, str],
-                   mounts: list[tuple[str, Path]]) -> list[str]:
+def container_argv(
+    container: Obj, env: dict[str, str], mounts: list[tuple[str, Path]]
+) -> list[str]:
     """command + args with $(VAR) expanded; the `zenith-operator` executable is this
     Python's module; arguments equal to or under a mountPath are rewritten like env."""
     argv = [vol.expand(str(a), env) for a in (container.get("command") or [])]
     argv += [vol.expand(str(a), env) for a in (container.get("args") or [])]
     if not argv:
-        raise vol.VolumeError("container has no command: the sandbox cannot run an image's "
-                              "entrypoint")
+        raise vol.VolumeError(
+            "container has no command: the sandbox cannot run an image's entrypoint"
+        )
     if argv[0] == "zenith-operator":
         argv = [sys.executable, "-m", "zenith_operator", *argv[1:]]
     return [argv[0], *(vol.rewrite_path(a, mounts) for a in argv[1:])]
@@ -117,10 +128,16 @@ class ContainerRun:
         return str(self.spec["name"])
 
     def status(self) -> Obj:
-        out: Obj = {"name": self.name, "image": self.spec.get("image", ""), "imageID": "",
-                    "ready": self.ready, "started": self.started,
-                    "restartCount": self.restart_count, "state": self.state,
-                    "lastState": self.last_state}
+        out: Obj = {
+            "name": self.name,
+            "image": self.spec.get("image", ""),
+            "imageID": "",
+            "ready": self.ready,
+            "started": self.started,
+            "restartCount": self.restart_count,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
         if self.group is not None:
             out["containerID"] = f"sandbox://{self.group.main_pid}"
         return out
@@ -137,8 +154,7 @@ class PodWorker:
         self.log_dir = kubelet.state_dir / "logs" / self.ns / self.name
         self.volume_dirs: dict[str, Path] = {}
         spec = pod.get("spec") or {}
-        previous = {c["name"]: c for c in (pod.get("status") or {}).get("containerStatuses")
-                    or []}
+        previous = {c["name"]: c for c in (pod.get("status") or {}).get("containerStatuses") or []}
         self.inits = [ContainerRun(c, init=True) for c in spec.get("initContainers") or []]
         self.containers = []
         for c in spec.get("containers") or []:
@@ -200,8 +216,9 @@ class PodWorker:
         self.initialized = True
         self.dirty.set()
         for run in self.containers:
-            run.task = asyncio.create_task(self._container_loop(run),
-                                           name=f"{self.name}/{run.name}")
+            run.task = asyncio.create_task(
+                self._container_loop(run), name=f"{self.name}/{run.name}"
+            )
         while not self.stopping:
             await asyncio.sleep(VOLUME_REFRESH)
             with contextlib.suppress(vol.VolumeError, KubeError, OSError):
@@ -268,9 +285,13 @@ class PodWorker:
         run.group.cleanup_shm()
         run.ready = False
         run.started = False
-        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                      "startedAt": run.state.get("running", {}).get("startedAt", now()),
-                      "finishedAt": now(), "containerID": f"sandbox://{pid}"}
+        terminated = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": run.state.get("running", {}).get("startedAt", now()),
+            "finishedAt": now(),
+            "containerID": f"sandbox://{pid}",
+        }
         if message:
             terminated["message"] = message
         log.info("pod %s/%s: %s exited %d", self.ns, self.name, run.name, code)
@@ -296,11 +317,18 @@ class PodWorker:
         await self._backoff(run, time.monotonic() - began)
 
     async def _backoff(self, run: ContainerRun, ran: float) -> None:
-        delay = 0.0 if ran >= BACKOFF_RESET_AFTER else min(max(run.backoff * 2, BACKOFF_START),
-                                                           BACKOFF_CAP)
+        delay = (
+            0.0
+            if ran >= BACKOFF_RESET_AFTER
+            else min(max(run.backoff * 2, BACKOFF_START), BACKOFF_CAP)
+        )
         run.backoff = delay
-        run.state = {"waiting": {"reason": "CrashLoopBackOff" if delay else "ContainerCreating",
-                                 "message": f"back-off {delay:.1f}s restarting {run.name}"}}
+        run.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff" if delay else "ContainerCreating",
+                "message": f"back-off {delay:.1f}s restarting {run.name}",
+            }
+        }
         self.dirty.set()
         deadline = time.monotonic() + delay
         while not self.stopping and time.monotonic() < deadline:
@@ -327,21 +355,25 @@ class PodWorker:
         if "readinessProbe" not in spec:
             run.ready = True
         self.dirty.set()
-        loops = [self._probe_loop(run, probe_mod.ProbeTracker(kind, spec[key]), began)
-                 for kind, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe"))
-                 if key in spec]
+        loops = [
+            self._probe_loop(run, probe_mod.ProbeTracker(kind, spec[key]), began)
+            for kind, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe"))
+            if key in spec
+        ]
         if loops:
             await asyncio.gather(*loops)
 
-    async def _probe_loop(self, run: ContainerRun, tracker: probe_mod.ProbeTracker,
-                          began: float) -> None:
+    async def _probe_loop(
+        self, run: ContainerRun, tracker: probe_mod.ProbeTracker, began: float
+    ) -> None:
         delay = tracker.initial_delay - (time.monotonic() - began)
         if delay > 0:
             await asyncio.sleep(delay)
         while run.kill is not None and not run.kill.done():
             t0 = time.monotonic()
-            ok = await probe_mod.check(tracker.spec, self.ip, run.spec,
-                                       lambda argv, to: self._exec(run, argv, to))
+            ok = await probe_mod.check(
+                tracker.spec, self.ip, run.spec, lambda argv, to: self._exec(run, argv, to)
+            )
             verdict = tracker.record(ok)
             if tracker.kind == "readiness":
                 if run.ready != tracker.result:
@@ -351,8 +383,9 @@ class PodWorker:
                 return
             elif verdict is False:
                 if not run.kill.done():
-                    run.kill.set_result(f"Container {run.name} failed {tracker.kind} probe, "
-                                        "will be restarted")
+                    run.kill.set_result(
+                        f"Container {run.name} failed {tracker.kind} probe, will be restarted"
+                    )
                 return
             await asyncio.sleep(max(0.0, tracker.period - (time.monotonic() - t0)))
 
@@ -383,8 +416,9 @@ class PodWorker:
                 if "emptyDir" in v:
                     os.chmod(dirs[name], 0o777)
                 elif not any(k in v for k in ("configMap", "secret", "projected", "downwardAPI")):
-                    raise vol.VolumeError(f"volume {name}: unsupported type "
-                                          f"{sorted(set(v) - {'name'})}")
+                    raise vol.VolumeError(
+                        f"volume {name}: unsupported type {sorted(set(v) - {'name'})}"
+                    )
         self.volume_dirs = dirs
         await self._refresh_volumes()
 
@@ -417,8 +451,12 @@ class PodWorker:
 
     def _pod_with_ip(self) -> Obj:
         pod = dict(self.pod)
-        pod["status"] = {**(self.pod.get("status") or {}), "podIP": self.ip,
-                         "podIPs": [{"ip": self.ip}], "hostIP": "127.0.0.1"}
+        pod["status"] = {
+            **(self.pod.get("status") or {}),
+            "podIP": self.ip,
+            "podIPs": [{"ip": self.ip}],
+            "hostIP": "127.0.0.1",
+        }
         return pod
 
     async def _container_command(self, run: ContainerRun) -> tuple[dict[str, str], list[str]]:
@@ -471,15 +509,26 @@ class PodWorker:
             phase = "Running"
         else:
             phase = "Pending"
-        conds = {"PodScheduled": True, "Initialized": self.initialized,
-                 "ContainersReady": ready, "Ready": ready}
+        conds = {
+            "PodScheduled": True,
+            "Initialized": self.initialized,
+            "ContainersReady": ready,
+            "Ready": ready,
+        }
         conditions = [self._condition(t, v) for t, v in conds.items()]
-        foreign = [c for c in (self.pod.get("status") or {}).get("conditions") or []
-                   if c.get("type") not in OUR_CONDITIONS]
+        foreign = [
+            c
+            for c in (self.pod.get("status") or {}).get("conditions") or []
+            if c.get("type") not in OUR_CONDITIONS
+        ]
         status: Obj = {
-            "phase": phase, "conditions": foreign + conditions,
-            "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
-            "podIP": self.ip, "podIPs": [{"ip": self.ip}], "startTime": self.start_time,
+            "phase": phase,
+            "conditions": foreign + conditions,
+            "hostIP": "127.0.0.1",
+            "hostIPs": [{"ip": "127.0.0.1"}],
+            "podIP": self.ip,
+            "podIPs": [{"ip": self.ip}],
+            "startTime": self.start_time,
             "containerStatuses": [c.status() for c in self.containers],
             "qosClass": "Burstable",
         }
@@ -494,8 +543,12 @@ class PodWorker:
         prev = self._transitions.get(ctype)
         if prev is None or prev[0] != text:
             self._transitions[ctype] = (text, now())
-        return {"type": ctype, "status": text,
-                "lastTransitionTime": self._transitions[ctype][1], "lastProbeTime": None}
+        return {
+            "type": ctype,
+            "status": text,
+            "lastTransitionTime": self._transitions[ctype][1],
+            "lastProbeTime": None,
+        }
 
     async def _status_writer(self) -> None:
         while True:
@@ -505,8 +558,9 @@ class PodWorker:
             if status == self._written:
                 continue
             try:
-                await asyncio.to_thread(self.k.kube.patch, PODS, self.ns, self.name,
-                                        {"status": status}, "status")
+                await asyncio.to_thread(
+                    self.k.kube.patch, PODS, self.ns, self.name, {"status": status}, "status"
+                )
                 self._written = status
             except KubeError as e:
                 if e.not_found:
@@ -530,14 +584,21 @@ class PodWorker:
         try:
             if self._life is not None:
                 self._life.cancel()
-            running = [r for r in self.all_runs() if r.group is not None and r.exited
-                       is not None and not r.exited.done()]
+            running = [
+                r
+                for r in self.all_runs()
+                if r.group is not None and r.exited is not None and not r.exited.done()
+            ]
             if delete_object:
-                await asyncio.gather(*(self._pre_stop(r, deadline) for r in running
-                                       if not r.init), return_exceptions=True)
+                await asyncio.gather(
+                    *(self._pre_stop(r, deadline) for r in running if not r.init),
+                    return_exceptions=True,
+                )
             remaining = max(deadline - time.monotonic(), min(grace, 2.0))
-            await asyncio.gather(*(terminate(r.group, remaining, r.exited) for r in running
-                                   if r.group is not None), return_exceptions=True)
+            await asyncio.gather(
+                *(terminate(r.group, remaining, r.exited) for r in running if r.group is not None),
+                return_exceptions=True,
+            )
             for r in self.all_runs():
                 if r.task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -621,5 +682,6 @@ class Kubelet:
     async def shutdown(self, grace: float) -> None:
         """The node goes down: kill every pod's processes, leave the objects."""
         workers = list(self.workers.values())
-        await asyncio.gather(*(w.stop(grace, delete_object=False) for w in workers),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(w.stop(grace, delete_object=False) for w in workers), return_exceptions=True
+        )

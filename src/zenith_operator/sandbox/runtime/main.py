@@ -42,16 +42,25 @@ STATE_FILE = "runtime.json"
 def api_client(kubeconfig: str | None) -> k8s.ApiClient:
     configuration = k8s.Configuration()
     k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, client_configuration=configuration)
+        config_file=kubeconfig, client_configuration=configuration
+    )
     configuration.connection_pool_maxsize = 32
     return k8s.ApiClient(configuration)
 
 
 class Runtime:
-    def __init__(self, api: k8s.ApiClient, state_dir: Path, node_name: str = "sandbox-node",
-                 namespaces: list[str] | None = None, control_port: int = 0,
-                 statefulsets: bool = True, scheduler: bool = True, provisioner: bool = True,
-                 shutdown_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        state_dir: Path,
+        node_name: str = "sandbox-node",
+        namespaces: list[str] | None = None,
+        control_port: int = 0,
+        statefulsets: bool = True,
+        scheduler: bool = True,
+        provisioner: bool = True,
+        shutdown_grace: float = 5.0,
+    ) -> None:
         self.kube = Kube(api)
         self.state_dir = state_dir.resolve()
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
@@ -61,8 +70,11 @@ class Runtime:
         self.sts = StatefulSetController(self.kube)
         self.control = Control(self.kubelet, self.reaper)
         self.control_port = control_port
-        self.features = {"statefulsets": statefulsets, "scheduler": scheduler,
-                         "provisioner": provisioner}
+        self.features = {
+            "statefulsets": statefulsets,
+            "scheduler": scheduler,
+            "provisioner": provisioner,
+        }
         self.shutdown_grace = shutdown_grace
         self._wake = asyncio.Event()
         self._stop_watch = threading.Event()
@@ -101,10 +113,15 @@ class Runtime:
         kinds = [PODS, PVCS, STATEFULSETS]
         for kind in kinds:
             for ns in self.namespaces:
-                threading.Thread(target=self._watch_thread, args=(kind, ns), daemon=True,
-                                 name=f"watch-{kind.plural}-{ns or 'all'}").start()
-        threading.Thread(target=self._watch_thread, args=(PVS, None), daemon=True,
-                         name="watch-pvs").start()
+                threading.Thread(
+                    target=self._watch_thread,
+                    args=(kind, ns),
+                    daemon=True,
+                    name=f"watch-{kind.plural}-{ns or 'all'}",
+                ).start()
+        threading.Thread(
+            target=self._watch_thread, args=(PVS, None), daemon=True, name="watch-pvs"
+        ).start()
 
     # -- reconcile -----------------------------------------------------------------
     async def _list(self, kind: Kind) -> list[Obj]:
@@ -135,13 +152,15 @@ class Runtime:
         set_child_subreaper()
         self.reaper.start()
         url = await self.control.start(self.control_port)
-        (self.state_dir / STATE_FILE).write_text(json.dumps(
-            {"pid": os.getpid(), "control": url, "node": self.node.name}))
+        (self.state_dir / STATE_FILE).write_text(
+            json.dumps({"pid": os.getpid(), "control": url, "node": self.node.name})
+        )
         log.info("runtime: node %s, control %s, state %s", self.node.name, url, self.state_dir)
         self._start_watches()
         last_heartbeat = 0.0
         try:
             while not stop.is_set():
+                self._wake.clear()  # events from here on trigger the next pass
                 try:
                     if time.monotonic() - last_heartbeat > HEARTBEAT_SECONDS:
                         await self.node.register()
@@ -150,7 +169,6 @@ class Runtime:
                 except Exception as e:  # the loop never dies: report and resync
                     log.warning("reconcile pass failed: %r", e)
                     await asyncio.sleep(0.5)
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait_any(stop), RESYNC_SECONDS)
                 await asyncio.sleep(0.05)  # coalesce event bursts
@@ -177,19 +195,30 @@ class Runtime:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="zenith-operator runtime",
-                                description="local pod runtime: StatefulSet controller, "
-                                "scheduler, volume provisioner and kubelet on 127.0.0.N")
+    p = argparse.ArgumentParser(
+        prog="zenith-operator runtime",
+        description="local pod runtime: StatefulSet controller, "
+        "scheduler, volume provisioner and kubelet on 127.0.0.N",
+    )
     p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     p.add_argument("--state-dir", default=".sandbox")
     p.add_argument("--node-name", default="sandbox-node")
-    p.add_argument("--namespace", action="append", dest="namespaces",
-                   help="watch only this namespace (repeatable; default: all)")
+    p.add_argument(
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        help="watch only this namespace (repeatable; default: all)",
+    )
     p.add_argument("--control-port", type=int, default=0)
-    p.add_argument("--shutdown-grace", type=float, default=5.0,
-                   help="seconds each container gets after SIGTERM when the runtime stops")
-    p.add_argument("--no-statefulsets", action="store_true",
-                   help="a kube-controller-manager runs StatefulSets")
+    p.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=5.0,
+        help="seconds each container gets after SIGTERM when the runtime stops",
+    )
+    p.add_argument(
+        "--no-statefulsets", action="store_true", help="a kube-controller-manager runs StatefulSets"
+    )
     p.add_argument("--no-scheduler", action="store_true", help="a scheduler binds pods")
     p.add_argument("--no-provisioner", action="store_true", help="PVCs are bound by others")
     p.add_argument("--log-level", default=os.environ.get("ZENITH_LOG_LEVEL", "INFO"))
@@ -198,11 +227,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv or [])
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = Runtime(api_client(args.kubeconfig), Path(args.state_dir), args.node_name,
-                      args.namespaces, args.control_port, not args.no_statefulsets,
-                      not args.no_scheduler, not args.no_provisioner, args.shutdown_grace)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    runtime = Runtime(
+        api_client(args.kubeconfig),
+        Path(args.state_dir),
+        args.node_name,
+        args.namespaces,
+        args.control_port,
+        not args.no_statefulsets,
+        not args.no_scheduler,
+        not args.no_provisioner,
+        args.shutdown_grace,
+    )
 
     async def amain() -> None:
         stop = asyncio.Event()

@@ -35,10 +35,16 @@ def now() -> str:
 
 def node_manifest(name: str) -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {
-            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-            "node.kubernetes.io/instance-type": "sandbox"}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "node.kubernetes.io/instance-type": "sandbox",
+            },
+        },
         "spec": {},
     }
 
@@ -48,23 +54,49 @@ def node_status(name: str) -> Obj:
     return {
         "capacity": {"cpu": "64", "memory": "256Gi", "pods": "250"},
         "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "250"},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                        "message": "sandbox runtime is posting ready status",
-                        "lastHeartbeatTime": t, "lastTransitionTime": t}],
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                      {"type": "Hostname", "address": name}],
-        "nodeInfo": {"kubeletVersion": "v1.30.0-sandbox", "operatingSystem": "linux",
-                     "architecture": "amd64", "containerRuntimeVersion": "sandbox://processes",
-                     "osImage": "zenith sandbox", "kernelVersion": "", "kubeProxyVersion": "",
-                     "machineID": "", "systemUUID": "", "bootID": ""},
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "sandbox runtime is posting ready status",
+                "lastHeartbeatTime": t,
+                "lastTransitionTime": t,
+            }
+        ],
+        "addresses": [
+            {"type": "InternalIP", "address": "127.0.0.1"},
+            {"type": "Hostname", "address": name},
+        ],
+        "nodeInfo": {
+            "kubeletVersion": "v1.30.0-sandbox",
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+            "containerRuntimeVersion": "sandbox://processes",
+            "osImage": "zenith sandbox",
+            "kernelVersion": "",
+            "kubeProxyVersion": "",
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+        },
     }
 
 
 def _quantity_bytes(q: str | None) -> float:
     if not q:
         return 0.0
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6,
-             "G": 1e9, "T": 1e12, "k": 1e3}
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "K": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+        "T": 1e12,
+        "k": 1e3,
+    }
     for suffix in sorted(units, key=len, reverse=True):
         if q.endswith(suffix):
             return float(q[: -len(suffix)]) * units[suffix]
@@ -73,15 +105,17 @@ def _quantity_bytes(q: str | None) -> float:
 
 def pv_path(pv: Obj) -> str | None:
     spec = pv.get("spec") or {}
-    return ((spec.get("hostPath") or {}).get("path")
-            or (spec.get("local") or {}).get("path"))
+    return (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
 
 
 def _prebound_to(pv: Obj, pvc: Obj) -> bool:
     ref = (pv.get("spec") or {}).get("claimRef") or {}
     meta = pvc["metadata"]
-    return bool(ref.get("name") == meta["name"] and ref.get("namespace") == meta["namespace"]
-                and ref.get("uid", meta["uid"]) == meta["uid"])
+    return bool(
+        ref.get("name") == meta["name"]
+        and ref.get("namespace") == meta["namespace"]
+        and ref.get("uid", meta["uid"]) == meta["uid"]
+    )
 
 
 class Node:
@@ -102,8 +136,9 @@ class Node:
             except KubeError as e:
                 if e.status != 409:
                     raise
-        await asyncio.to_thread(self.kube.patch, NODES, None, self.name,
-                                {"status": node_status(self.name)}, "status")
+        await asyncio.to_thread(
+            self.kube.patch, NODES, None, self.name, {"status": node_status(self.name)}, "status"
+        )
 
     # -- scheduler -------------------------------------------------------------------
     async def bind(self, pods: list[Obj]) -> None:
@@ -161,13 +196,17 @@ class Node:
         live = {c["metadata"]["uid"] for c in pvcs}
         await self._reclaim(pvs, live)
 
-    async def _bind_claim(self, pvc: Obj, by_name: dict[str, Obj], claimed: set[Any],
-                          pvs: list[Obj]) -> None:
+    async def _bind_claim(
+        self, pvc: Obj, by_name: dict[str, Obj], claimed: set[Any], pvs: list[Obj]
+    ) -> None:
         meta, spec = pvc["metadata"], pvc.get("spec") or {}
         pv = by_name.get(spec.get("volumeName") or "")
         if pv is None and pvc["metadata"]["uid"] in claimed:
-            pv = next(p for p in pvs if ((p.get("spec") or {}).get("claimRef") or {})
-                      .get("uid") == meta["uid"])
+            pv = next(
+                p
+                for p in pvs
+                if ((p.get("spec") or {}).get("claimRef") or {}).get("uid") == meta["uid"]
+            )
         if pv is None:
             pv = next((p for p in pvs if _prebound_to(p, pvc)), None)
         if pv is None:
@@ -178,33 +217,69 @@ class Node:
         host = self.host_dir(pv)
         if host is not None:
             host.mkdir(parents=True, exist_ok=True)
-        ref = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": meta["name"],
-               "namespace": meta["namespace"], "uid": meta["uid"]}
+        ref = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        }
         if (pv.get("spec") or {}).get("claimRef", {}).get("uid") != meta["uid"]:
-            await asyncio.to_thread(self.kube.patch, PVS, None, pv["metadata"]["name"],
-                                    {"spec": {"claimRef": ref}})
-        await asyncio.to_thread(self.kube.patch, PVS, None, pv["metadata"]["name"],
-                                {"status": {"phase": "Bound"}}, "status")
+            await asyncio.to_thread(
+                self.kube.patch, PVS, None, pv["metadata"]["name"], {"spec": {"claimRef": ref}}
+            )
+        await asyncio.to_thread(
+            self.kube.patch,
+            PVS,
+            None,
+            pv["metadata"]["name"],
+            {"status": {"phase": "Bound"}},
+            "status",
+        )
         if spec.get("volumeName") != pv["metadata"]["name"]:
-            await asyncio.to_thread(self.kube.patch, PVCS, meta["namespace"], meta["name"], {
-                "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
-                "spec": {"volumeName": pv["metadata"]["name"]}})
+            await asyncio.to_thread(
+                self.kube.patch,
+                PVCS,
+                meta["namespace"],
+                meta["name"],
+                {
+                    "metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+                    "spec": {"volumeName": pv["metadata"]["name"]},
+                },
+            )
         pv_spec = pv.get("spec") or {}
-        await asyncio.to_thread(self.kube.patch, PVCS, meta["namespace"], meta["name"], {
-            "status": {"phase": "Bound",
-                       "accessModes": pv_spec.get("accessModes") or spec.get("accessModes"),
-                       "capacity": pv_spec.get("capacity") or {}}}, "status")
-        log.info("bound pvc %s/%s to pv %s (%s)", meta["namespace"], meta["name"],
-                 pv["metadata"]["name"], host)
+        await asyncio.to_thread(
+            self.kube.patch,
+            PVCS,
+            meta["namespace"],
+            meta["name"],
+            {
+                "status": {
+                    "phase": "Bound",
+                    "accessModes": pv_spec.get("accessModes") or spec.get("accessModes"),
+                    "capacity": pv_spec.get("capacity") or {},
+                }
+            },
+            "status",
+        )
+        log.info(
+            "bound pvc %s/%s to pv %s (%s)",
+            meta["namespace"],
+            meta["name"],
+            pv["metadata"]["name"],
+            host,
+        )
 
     def _match_static(self, pvc: Obj, pvs: list[Obj], claimed: set[Any]) -> Obj | None:
         spec = pvc.get("spec") or {}
-        want = _quantity_bytes(((spec.get("resources") or {}).get("requests") or {})
-                               .get("storage"))
+        want = _quantity_bytes(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
         for pv in sorted(pvs, key=lambda p: p["metadata"]["name"]):
             ps = pv.get("spec") or {}
             if ps.get("claimRef") or (pv.get("status") or {}).get("phase") not in (
-                    None, "Available", "Pending"):
+                None,
+                "Available",
+                "Pending",
+            ):
                 continue
             if ps.get("storageClassName", "") != (spec.get("storageClassName") or ""):
                 continue
@@ -221,16 +296,23 @@ class Node:
         path = self.volumes_dir / name
         storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
         pv: Obj = {
-            "apiVersion": "v1", "kind": "PersistentVolume",
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
             "metadata": {"name": name, "annotations": {PROVISIONER_ANNOTATION: PROVISIONER}},
-            "spec": {"capacity": {"storage": storage},
-                     "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
-                     "persistentVolumeReclaimPolicy": "Delete",
-                     "storageClassName": spec.get("storageClassName") or "",
-                     "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
-                     "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                  "name": meta["name"], "namespace": meta["namespace"],
-                                  "uid": meta["uid"]}},
+            "spec": {
+                "capacity": {"storage": storage},
+                "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "storageClassName": spec.get("storageClassName") or "",
+                "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta["uid"],
+                },
+            },
         }
         try:
             return await asyncio.to_thread(self.kube.create, PVS, None, pv)
@@ -251,14 +333,22 @@ class Node:
             if (pv.get("status") or {}).get("phase") != "Bound":
                 continue
             # the claim is gone: Delete policy -> remove; Retain -> Released
-            if spec.get("persistentVolumeReclaimPolicy") == "Delete" and (
-                    pv["metadata"].get("annotations") or {}).get(PROVISIONER_ANNOTATION) \
-                    == PROVISIONER:
+            if (
+                spec.get("persistentVolumeReclaimPolicy") == "Delete"
+                and (pv["metadata"].get("annotations") or {}).get(PROVISIONER_ANNOTATION)
+                == PROVISIONER
+            ):
                 host = self.host_dir(pv)
                 log.info("deleting pv %s (claim gone)", pv["metadata"]["name"])
                 await asyncio.to_thread(self.kube.delete, PVS, None, pv["metadata"]["name"])
                 if host is not None:
                     shutil.rmtree(host, ignore_errors=True)
             else:
-                await asyncio.to_thread(self.kube.patch, PVS, None, pv["metadata"]["name"],
-                                        {"status": {"phase": "Released"}}, "status")
+                await asyncio.to_thread(
+                    self.kube.patch,
+                    PVS,
+                    None,
+                    pv["metadata"]["name"],
+                    {"status": {"phase": "Released"}},
+                    "status",
+                )

@@ -104,10 +104,15 @@ async def http_get(spec: Obj, pod_ip: str, container: Obj, timeout: float) -> bo
     headers = {"User-Agent": "kube-probe/1.30"}
     headers.update({h["name"]: h["value"] for h in spec.get("httpHeaders") or []})
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s, \
-                s.get(f"{scheme}://{host}:{port}{path}", headers=headers,
-                      ssl=_INSECURE if scheme == "https" else True,
-                      allow_redirects=False) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s,
+            s.get(
+                f"{scheme}://{host}:{port}{path}",
+                headers=headers,
+                ssl=_INSECURE if scheme == "https" else True,
+                allow_redirects=False,
+            ) as resp,
+        ):
             return 200 <= resp.status < 400
     except (aiohttp.ClientError, TimeoutError, OSError):
         return False
@@ -117,7 +122,8 @@ async def tcp_socket(spec: Obj, pod_ip: str, container: Obj, timeout: float) -> 
     port = resolve_port(spec.get("port"), container)
     try:
         _, writer = await asyncio.wait_for(
-            asyncio.open_connection(spec.get("host") or pod_ip, port), timeout)
+            asyncio.open_connection(spec.get("host") or pod_ip, port), timeout
+        )
     except (OSError, TimeoutError):
         return False
     writer.close()

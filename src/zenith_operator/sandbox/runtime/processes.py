@@ -46,8 +46,15 @@ def read_proc(pid: int) -> ProcInfo | None:
     comm = head.partition("(")[2]
     f = tail.split()
     # tail fields start at "state" (field 3 of stat(5))
-    return ProcInfo(pid=pid, ppid=int(f[1]), pgid=int(f[2]), sid=int(f[3]), comm=comm,
-                    state=f[0], start=int(f[19]))
+    return ProcInfo(
+        pid=pid,
+        ppid=int(f[1]),
+        pgid=int(f[2]),
+        sid=int(f[3]),
+        comm=comm,
+        state=f[0],
+        start=int(f[19]),
+    )
 
 
 def scan() -> dict[int, ProcInfo]:
@@ -93,8 +100,11 @@ class Group:
             for pid in descendants(table, main.pid):
                 found[pid] = table[pid]
         for p in table.values():
-            if p.sid == self.main_pid and p.pid not in found and (
-                    p.pid in self.known or main is not None):
+            if (
+                p.sid == self.main_pid
+                and p.pid not in found
+                and (p.pid in self.known or main is not None)
+            ):
                 found[p.pid] = p
         for pid, start in list(self.known.items()):
             q = table.get(pid)
@@ -157,9 +167,15 @@ def set_child_subreaper() -> bool:
         return False
 
 
-def spawn(argv: list[str], env: dict[str, str], cwd: str, log_path: Path | None,
-          user: int | None = None, group: int | None = None,
-          extra_groups: list[int] | None = None) -> tuple[int, int]:
+def spawn(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    log_path: Path | None,
+    user: int | None = None,
+    group: int | None = None,
+    extra_groups: list[int] | None = None,
+) -> tuple[int, int]:
     """Start a process in a new session; return (pid, start ticks)."""
     out: int | None = None
     if log_path is not None:
@@ -167,10 +183,17 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str, log_path: Path | None,
         out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
             stdout=out if out is not None else subprocess.DEVNULL,
-            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-            user=user, group=group, extra_groups=extra_groups,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            user=user,
+            group=group,
+            extra_groups=extra_groups,
         )
     finally:
         if out is not None:
@@ -234,8 +257,14 @@ class Reaper:
             self.reap_now()
             await asyncio.sleep(0.05)
 
-    async def run(self, argv: list[str], env: dict[str, str], cwd: str, timeout: float,
-                  log_path: Path | None = None) -> int | None:
+    async def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        timeout: float,
+        log_path: Path | None = None,
+    ) -> int | None:
         """Run to completion; None on timeout (the process group is killed)."""
         pid, start = spawn(argv, env, cwd, log_path)
         fut = self.wait(pid)

@@ -52,18 +52,26 @@ def is_failed(pod: Obj) -> bool:
 
 
 def owned_by(obj: Obj, uid: str) -> bool:
-    return any(r.get("uid") == uid and r.get("controller")
-               for r in (obj.get("metadata") or {}).get("ownerReferences") or [])
+    return any(
+        r.get("uid") == uid and r.get("controller")
+        for r in (obj.get("metadata") or {}).get("ownerReferences") or []
+    )
 
 
 def owner_ref(sts: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
-            "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": sts["metadata"]["name"],
+        "uid": sts["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def ordinal_of(pod_name: str, sts_name: str) -> int | None:
     prefix = sts_name + "-"
-    rest = pod_name[len(prefix):] if pod_name.startswith(prefix) else ""
+    rest = pod_name[len(prefix) :] if pod_name.startswith(prefix) else ""
     return int(rest) if rest.isdigit() else None
 
 
@@ -79,10 +87,13 @@ def build_pvcs(sts: Obj, ordinal: int) -> list[Obj]:
     for tmpl in sts["spec"].get("volumeClaimTemplates") or []:
         meta = tmpl.get("metadata") or {}
         pvc: Obj = {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim_name(tmpl, name, ordinal),
-                         "namespace": sts["metadata"]["namespace"],
-                         "labels": {**selector, **(meta.get("labels") or {})}},
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": claim_name(tmpl, name, ordinal),
+                "namespace": sts["metadata"]["namespace"],
+                "labels": {**selector, **(meta.get("labels") or {})},
+            },
             "spec": copy.deepcopy(tmpl.get("spec") or {}),
         }
         if meta.get("annotations"):
@@ -100,20 +111,30 @@ def build_pod(sts: Obj, ordinal: int, rev: str) -> Obj:
     template = copy.deepcopy(sts["spec"].get("template") or {})
     tmeta = template.get("metadata") or {}
     pod_name = f"{name}-{ordinal}"
-    labels = {**(tmeta.get("labels") or {}), POD_NAME_LABEL: pod_name,
-              POD_INDEX_LABEL: str(ordinal), REVISION_LABEL: rev}
+    labels = {
+        **(tmeta.get("labels") or {}),
+        POD_NAME_LABEL: pod_name,
+        POD_INDEX_LABEL: str(ordinal),
+        REVISION_LABEL: rev,
+    }
     spec = template.get("spec") or {}
     spec["hostname"] = pod_name
     if sts["spec"].get("serviceName"):
         spec["subdomain"] = sts["spec"]["serviceName"]
-    claims = {t["metadata"]["name"]: claim_name(t, name, ordinal)
-              for t in sts["spec"].get("volumeClaimTemplates") or []}
+    claims = {
+        t["metadata"]["name"]: claim_name(t, name, ordinal)
+        for t in sts["spec"].get("volumeClaimTemplates") or []
+    }
     volumes = [v for v in spec.get("volumes") or [] if v.get("name") not in claims]
     volumes += [{"name": n, "persistentVolumeClaim": {"claimName": c}} for n, c in claims.items()]
     if volumes:
         spec["volumes"] = volumes
-    meta: Obj = {"name": pod_name, "namespace": sts["metadata"]["namespace"],
-                 "labels": labels, "ownerReferences": [owner_ref(sts)]}
+    meta: Obj = {
+        "name": pod_name,
+        "namespace": sts["metadata"]["namespace"],
+        "labels": labels,
+        "ownerReferences": [owner_ref(sts)],
+    }
     if tmeta.get("annotations"):
         meta["annotations"] = dict(tmeta["annotations"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
@@ -201,8 +222,9 @@ def plan(sts: Obj, pods: list[Obj], pvcs: list[Obj]) -> Plan:
             if o < partition or not stable:
                 break
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != update_rev:
-                p.delete_pods.append((pod["metadata"]["name"], pod["metadata"]["uid"],
-                                      "rolling update"))
+                p.delete_pods.append(
+                    (pod["metadata"]["name"], pod["metadata"]["uid"], "rolling update")
+                )
                 break
 
     policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
@@ -210,7 +232,7 @@ def plan(sts: Obj, pods: list[Obj], pvcs: list[Obj]) -> Plan:
         for c in pvcs:
             for tmpl in spec.get("volumeClaimTemplates") or []:
                 prefix = f"{tmpl['metadata']['name']}-{name}-"
-                rest = c["metadata"]["name"][len(prefix):]
+                rest = c["metadata"]["name"][len(prefix) :]
                 if c["metadata"]["name"].startswith(prefix) and rest.isdigit():
                     o = int(rest)
                     if o not in wanted and o not in by_ord and o >= min(wanted, default=0):
@@ -220,8 +242,9 @@ def plan(sts: Obj, pods: list[Obj], pvcs: list[Obj]) -> Plan:
     return p
 
 
-def _status(sts: Obj, pods: list[Obj], wanted: list[int], current_rev: str,
-            update_rev: str) -> Obj | None:
+def _status(
+    sts: Obj, pods: list[Obj], wanted: list[int], current_rev: str, update_rev: str
+) -> Obj | None:
     revs = [(pod["metadata"].get("labels") or {}).get(REVISION_LABEL) for pod in pods]
     updated = sum(1 for r in revs if r == update_rev)
     ready = sum(1 for pod in pods if is_ready(pod))
@@ -277,8 +300,9 @@ class StatefulSetController:
             log.info("statefulset %s/%s: delete pvc %s (scaled down)", ns, name, claim)
             await asyncio.to_thread(self.kube.delete, PVCS, ns, claim)
         if p.status is not None:
-            await asyncio.to_thread(self.kube.patch, STATEFULSETS, ns, name,
-                                    {"status": p.status}, "status")
+            await asyncio.to_thread(
+                self.kube.patch, STATEFULSETS, ns, name, {"status": p.status}, "status"
+            )
 
     async def _create(self, kind: Any, ns: str, body: Obj) -> None:
         try:

@@ -143,8 +143,9 @@ def render_volume(volume: Obj, pod: Obj, fetch: Fetch) -> Files | None:
             return _keyed_files(kind, src, ns, fetch, int(src.get("defaultMode", DEFAULT_MODE)))
     if "downwardAPI" in volume:
         src = volume["downwardAPI"] or {}
-        return downward_files(src.get("items") or [], pod,
-                              int(src.get("defaultMode", DEFAULT_MODE)))
+        return downward_files(
+            src.get("items") or [], pod, int(src.get("defaultMode", DEFAULT_MODE))
+        )
     if "projected" in volume:
         proj = volume["projected"] or {}
         mode = int(proj.get("defaultMode", DEFAULT_MODE))
@@ -272,8 +273,11 @@ def rewrite_path(value: str, mounts: list[tuple[str, Path]]) -> str:
         if value == mount_path or value.rstrip("/") == mount_path:
             return str(host)
         if value.startswith(mount_path + "/"):
-            return str(host / value[len(mount_path) + 1:]) if value[len(mount_path) + 1:] \
+            return (
+                str(host / value[len(mount_path) + 1 :])
+                if value[len(mount_path) + 1 :]
                 else str(host)
+            )
     return value
 
 

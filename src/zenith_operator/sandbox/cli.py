@@ -1,0 +1,372 @@
+"""`zenith-operator sandbox up|down|status|fault|demo`, and `start_sandbox` for tests.
+
+`up` starts three background processes, each in its own session, with logs and pids in
+the state directory (default `.sandbox`):
+
+    apiserver  `zenith-operator apiserver` (the emulator) with our CRD installed
+    runtime    `zenith-operator runtime`   (StatefulSet controller + kubelet on 127.0.0.N)
+    operator   `zenith-operator run --namespace default --standalone`
+
+and writes `<state>/kubeconfig` and `<state>/state.json`. `down` stops them (operator,
+runtime -- which stops every pod's processes -- then the API) and cleans up.
+
+From Python (tests, the demo):
+
+    with start_sandbox(tmp_path) as sb:
+        sb.api            # kubernetes.client.ApiClient for the sandbox API
+        sb.kubeconfig     # Path
+        sb.faults         # faults.Faults
+        sb.restart_operator()
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from zenith_operator.sandbox.faults import Faults, control_url
+
+STATE_FILE = "state.json"
+ORDER = ("apiserver", "runtime", "operator")  # start order; stop in reverse
+
+
+def _zenith(*args: str) -> list[str]:
+    return [sys.executable, "-m", "zenith_operator", *args]
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw.rpartition(")")[2].split()[19])
+
+
+def _alive(pid: int, ticks: int | None) -> bool:
+    now = _start_ticks(pid)
+    if now is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and (ticks is None or now == ticks)
+
+
+def _wait_for(what: str, check: Any, timeout: float, proc: Proc | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited while waiting for {what}; see {proc.log}")
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str]
+    pid: int = 0
+    ticks: int | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, cwd: Path) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=str(cwd),
+                start_new_session=True,
+            )
+        self.pid = self.popen.pid
+        self.ticks = _start_ticks(self.pid)
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return _alive(self.pid, self.ticks)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self.pid or not self.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            while self.alive():
+                time.sleep(0.05)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "ticks": self.ticks, "argv": self.argv, "log": str(self.log)}
+
+
+@dataclass
+class Sandbox:
+    state_dir: Path
+    kubeconfig: Path
+    procs: dict[str, Proc] = field(default_factory=dict)
+    namespace: str = "default"
+    _api: Any = None
+
+    @property
+    def api(self) -> Any:
+        """A kubernetes.client.ApiClient for the sandbox's API server."""
+        if self._api is None:
+            from zenith_operator.sandbox.runtime.main import api_client
+
+            self._api = api_client(str(self.kubeconfig))
+        return self._api
+
+    @property
+    def faults(self) -> Faults:
+        return Faults(control_url(self.state_dir), self.kubeconfig, self.namespace)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def start_operator(self) -> None:
+        proc = Proc(
+            "operator",
+            _zenith("run", "--namespace", self.namespace, "--standalone"),
+            self.state_dir / "logs" / "operator.log",
+            self.env(),
+        )
+        proc.start(self.state_dir)
+        self.procs["operator"] = proc
+        self.save()
+
+    def restart_operator(self, kill: bool = True) -> None:
+        """Kill (SIGKILL by default, as a crash) and start the operator again."""
+        proc = self.procs.get("operator")
+        if proc is not None and proc.alive():
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                _wait_for("operator exit", lambda: not proc.alive(), 10.0)
+            else:
+                proc.stop()
+        self.start_operator()
+
+    def save(self) -> None:
+        state = {
+            "kubeconfig": str(self.kubeconfig),
+            "namespace": self.namespace,
+            "procs": {n: p.to_json() for n, p in self.procs.items()},
+        }
+        (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            n: {"pid": p.pid, "alive": p.alive(), "log": str(p.log)} for n, p in self.procs.items()
+        }
+        with contextlib.suppress(Exception):
+            out["runtime"]["control"] = control_url(self.state_dir)
+            out["pods"] = [
+                {
+                    "name": p["name"],
+                    "ip": p["ip"],
+                    "containers": {c["name"]: c["state"] for c in p["containers"]},
+                }
+                for p in self.faults.pods()
+            ]
+        return out
+
+    def stop(self) -> None:
+        for name in reversed(ORDER):
+            proc = self.procs.get(name)
+            if proc is not None:
+                proc.stop(timeout=30.0 if name == "runtime" else 10.0)
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+        with contextlib.suppress(OSError):
+            (self.state_dir / STATE_FILE).unlink()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Sandbox:
+        state = json.loads((state_dir / STATE_FILE).read_text())
+        sb = cls(state_dir, Path(state["kubeconfig"]), namespace=state["namespace"])
+        for name, p in state["procs"].items():
+            sb.procs[name] = Proc(name, p["argv"], Path(p["log"]), {}, p["pid"], p["ticks"])
+        return sb
+
+
+def _install_crds(sb: Sandbox) -> None:
+    """Install the generated CRD through the API (for an external API server)."""
+    import yaml
+
+    from zenith_operator.sandbox.runtime.kube import Kube, KubeError
+
+    path = sb.state_dir / "crds.yaml"
+    subprocess.run(_zenith("crds", "--write", str(path)), check=True)
+    kube = Kube(sb.api)
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc:
+            try:
+                kube.request(
+                    "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=doc
+                )
+            except KubeError as e:
+                if e.status != 409:
+                    raise
+
+
+def start_sandbox(
+    state_dir: Path | str = ".sandbox",
+    *,
+    operator: bool = True,
+    kubeconfig: Path | None = None,
+    namespace: str = "default",
+    install_crds: bool = True,
+    runtime_args: tuple[str, ...] = (),
+    timeout: float = 30.0,
+) -> Sandbox:
+    """Start the sandbox (a context manager). With `kubeconfig`, use that API server
+    (e.g. a test's emulator or a real cluster) instead of starting the emulator."""
+    state = Path(state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "runtime.json").unlink(missing_ok=True)
+    own_api = kubeconfig is None
+    kc = state / "kubeconfig" if kubeconfig is None else Path(kubeconfig).resolve()
+    sb = Sandbox(state, kc, namespace=namespace)
+    try:
+        if own_api:
+            kc.unlink(missing_ok=True)
+            crd = state / "crds.yaml"
+            subprocess.run(_zenith("crds", "--write", str(crd)), check=True)
+            api = Proc(
+                "apiserver",
+                _zenith("apiserver", "--port", "0", "--kubeconfig", str(kc), "--crd", str(crd)),
+                state / "logs" / "apiserver.log",
+                dict(os.environ),
+            )
+            api.start(state)
+            sb.procs["apiserver"] = api
+            sb.save()
+            _wait_for("the API server's kubeconfig", kc.exists, timeout, api)
+        elif install_crds:
+            _install_crds(sb)
+        runtime = Proc(
+            "runtime",
+            _zenith("runtime", "--kubeconfig", str(kc), "--state-dir", str(state), *runtime_args),
+            state / "logs" / "runtime.log",
+            sb.env(),
+        )
+        runtime.start(state)
+        sb.procs["runtime"] = runtime
+        sb.save()
+        _wait_for(
+            "the runtime's control API", lambda: (state / "runtime.json").exists(), timeout, runtime
+        )
+        if operator:
+            sb.start_operator()
+    except BaseException:
+        sb.stop()
+        raise
+    return sb
+
+
+# -- CLI ---------------------------------------------------------------------------
+def _up(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    if (state / STATE_FILE).exists():
+        sb = Sandbox.load(state)
+        if any(p.alive() for p in sb.procs.values()):
+            print(f"sandbox already running in {state} (zenith-operator sandbox down)")
+            return 1
+    sb = start_sandbox(state, operator=not args.no_operator)
+    for p in sb.procs.values():
+        p.popen = None  # detach: `down` finds them by pid
+    print(f"export KUBECONFIG={sb.kubeconfig}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    if not (state / STATE_FILE).exists():
+        print(f"no sandbox in {state}")
+        return 0
+    Sandbox.load(state).stop()
+    if args.purge:
+        shutil.rmtree(state, ignore_errors=True)
+    print("sandbox stopped")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    if not (state / STATE_FILE).exists():
+        print(f"no sandbox in {state}")
+        return 1
+    print(json.dumps(Sandbox.load(state).status(), indent=2))
+    return 0
+
+
+def _demo(argv: list[str]) -> int:
+    try:
+        module = importlib.import_module("zenith_operator.sandbox.demo")
+    except ModuleNotFoundError:
+        print("the demo is not written yet (zenith_operator.sandbox.demo)", file=sys.stderr)
+        return 2
+    result: int = module.main(argv)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "fault":
+        from zenith_operator.sandbox import faults
+
+        return faults.main(argv[1:])
+    if argv and argv[0] == "demo":
+        return _demo(argv[1:])
+    p = argparse.ArgumentParser(prog="zenith-operator sandbox")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start apiserver, runtime and operator in the background")
+    up.add_argument("--no-operator", action="store_true")
+    down = sub.add_parser("down", help="stop everything")
+    down.add_argument("--purge", action="store_true", help="also delete the state directory")
+    sub.add_parser("status", help="what runs")
+    sub.add_parser("fault", help="inject a fault: sandbox fault KIND POD (see --help)")
+    sub.add_parser("demo", help="run the demo")
+    for sp in sub.choices.values():
+        sp.add_argument("--state-dir", default=".sandbox")
+    args = p.parse_args(argv)
+    handlers = {"up": _up, "down": _down, "status": _status}
+    return handlers[args.cmd](args)
