@@ -62,6 +62,8 @@ class Agent:
         self.state_path = config.data_dir / "agent-state.json"
         self.state = self._load_state()
         self.fenced = False
+        self._fence_applied = False  # the engine confirmed the fence (retried until it does)
+        self._fence_retry_at = 0.0
         self.last_error: str | None = None
         self.last_tick = time.monotonic()
         self._watcher: asyncio.Task[None] | None = None
@@ -127,19 +129,37 @@ class Agent:
         while True:
             self.last_tick = time.monotonic()
             try:
-                if self.state.role == Role.ACTIVE and not self.fenced and self.lease.expired():
-                    await self._fence("lease expired")
-            except Exception as exc:  # the loop never dies; it reports
+                if self._must_fence():
+                    await self._fence()
+            except Exception as exc:  # the loop never dies; it reports and retries
                 self.last_error = f"fencing failed: {exc}"
+                self._fence_retry_at = time.monotonic() + 1.0
                 log.exception("fencing failed")
             await asyncio.sleep(TICK)
 
-    async def _fence(self, why: str) -> None:
-        self.fenced = True  # reported at once, before the database is even touched
-        log.warning("fencing", reason=why)
+    def _must_fence(self) -> bool:
+        if self.state.role != Role.ACTIVE or self._fence_applied:
+            return False
+        if time.monotonic() < self._fence_retry_at:
+            return False
+        return self.fenced or self.lease.expired()
+
+    async def _fence(self) -> None:
+        why = "lease expired" if self.lease.expired() else "no lease since boot"
+        self.fenced = True  # reported at once, even while a command holds the lock
         started = time.monotonic()
-        await self.runner.run_waiting("fence", self.engine.fence)
-        log.warning("fenced", reason=why, seconds=round(time.monotonic() - started, 3))
+
+        async def body() -> None:
+            # decided again under the lock: a promote that ran meanwhile has won
+            if not self._must_fence():
+                return
+            log.warning("fencing", reason=why)
+            self.fenced = True
+            await self.engine.fence()
+            self._fence_applied = True
+            log.warning("fenced", reason=why, seconds=round(time.monotonic() - started, 3))
+
+        await self.runner.run_waiting("fence", body)
 
     def _run_mode(self) -> RunMode:
         if self.state.role == Role.STANDBY and self.state.upstream is not None:
@@ -188,7 +208,10 @@ class Agent:
         alive, reason = self.alive()
         ready = False
         if alive:
-            es = await self.engine.status()
+            try:
+                es = await self.engine.status()
+            except Exception as exc:  # health never fails; it reports
+                return HealthStatus(alive=True, ready=False, role=self.state.role, reason=str(exc))
             ready, reason = self._ready(es)
         return HealthStatus(alive=alive, ready=ready, role=self.state.role, reason=reason)
 
@@ -245,8 +268,8 @@ class Agent:
                 message = "promoted to active"
             await self.engine.set_replication_mode("async", None)
             self._set_role(Role.ACTIVE)
-            self.fenced = False
             await self.engine.promote()
+            self.fenced, self._fence_applied = False, False
             return True, message
 
         return await self._command("promote", run)
@@ -261,7 +284,7 @@ class Agent:
                 return False, f"already following {up.host}:{up.port}"
             self._set_role(Role.STANDBY, up)
             self.lease.clear()
-            self.fenced = False
+            self.fenced, self._fence_applied = False, False
             await self.engine.follow(up)
             return True, f"following {up.host}:{up.port}"
 
@@ -274,7 +297,7 @@ class Agent:
             up = PeerAddress(host=peer.host, port=peer.port, name=peer.name)
             self._set_role(Role.STANDBY, up)
             self.lease.clear()
-            self.fenced = False
+            self.fenced, self._fence_applied = False, False
             started = time.monotonic()
             how = await self.engine.rebuild(up)
             took = time.monotonic() - started
