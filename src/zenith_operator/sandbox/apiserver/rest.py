@@ -134,6 +134,7 @@ class Api:
             m.get("deletionTimestamp")
             and not m.get("finalizers")
             and (m.get("deletionGracePeriodSeconds", 0) == 0)
+            and not (rt.key == ("", "namespaces") and obj.get("spec", {}).get("finalizers"))
         ):
             return self.remove(rt, obj)
         stored = self.store.put(rt.key, obj, created=old is None)
