@@ -149,7 +149,7 @@ def load_config(env: Mapping[str, str] | None = None) -> AgentConfig:
         namespace=env.get("POD_NAMESPACE", "default") or "default",
         pod_ip=pod_ip,
         cluster=env.get("ZENITH_CLUSTER", ""),
-        engine=engine,  # type: ignore[arg-type]
+        engine="command" if engine == "command" else "postgres",
         config_dir=config_dir,
         data_dir=data_dir,
         agent_port=_port(env, "ZENITH_AGENT_PORT", naming.DEFAULT_AGENT_PORT),

