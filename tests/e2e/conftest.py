@@ -88,7 +88,10 @@ def namespace(
         yield ns
     finally:
         if request.node.stash.get(FAILED, False):
-            dump_diagnostics(e2e_env, ns, tmp_path_factory.mktemp(f"diag-{ns}"))
+            try:
+                dump_diagnostics(e2e_env, ns, tmp_path_factory.mktemp(f"diag-{ns}"))
+            except Exception as exc:  # diagnostics must never hide the failure itself
+                log(f"diagnostics of {ns} incomplete: {exc}")
         if env_flag("ZENITH_E2E_KEEP"):
             log(f"keeping namespace {ns}")
         else:
