@@ -22,8 +22,8 @@ _SHARED: list[Any] = [
 
 
 def _k8s_ref(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    ref = event.pop("k8s_ref", None)
-    event.pop("k8s_skip", None)
+    record = event.get("_record")
+    ref = getattr(record, "k8s_ref", None)
     if isinstance(ref, dict):
         event.setdefault("namespace", ref.get("namespace"))
         event.setdefault("name", ref.get("name"))
@@ -45,9 +45,8 @@ def configure(verbose: bool = False, stream: Any = None) -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_SHARED, _k8s_ref],
         processors=[
-            _k8s_ref,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(default=str),
@@ -58,5 +57,8 @@ def configure(verbose: bool = False, stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "urllib3", "kubernetes.client.rest"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    noisy = ["aiohttp.access", "urllib3", "kubernetes.client.rest"]
+    if not verbose:  # kopf logs every watch-event handler's success at INFO
+        noisy.append("kopf.objects")
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -49,7 +49,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         prefix=prefix, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{prefix}/finalizer"
-    settings.posting.level = logging.WARNING  # Events: warnings + explicit kopf.info
+    settings.posting.level = logging.INFO  # explicit kopf.info/warn only (posting.loggers off)
+    settings.posting.loggers = False
     settings.posting.reporting_component = "zenith-operator"
     settings.networking.request_timeout = 30
     settings.networking.connect_timeout = 10
@@ -95,7 +96,7 @@ def _report(obj: kopf.Body | dict[str, Any], result: Result, log: Any) -> None:
             )
 
 
-def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any]) -> None:
+def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: str) -> None:
     meta = body.get("metadata") or {}
     namespace, name = meta.get("namespace"), meta.get("name")
     log = cluster_logger(namespace, name)
@@ -105,22 +106,24 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any]) -> None:
         except KubeError as exc:
             log.warning("API error, will retry", error=str(exc))
             raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    if not (result.changes or result.spec_error or result.conflict):
+        log.debug("in sync", trigger=trigger)
     _report(body, result, log)
 
 
 @kopf.on.create(*CR, id="reconcile-create")
 def on_create(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    run_reconcile(memo, body)
+    run_reconcile(memo, body, "create")
 
 
 @kopf.on.update(*CR, id="reconcile-update", field="spec")
 def on_update(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    run_reconcile(memo, body)
+    run_reconcile(memo, body, "update")
 
 
 @kopf.on.resume(*CR, id="reconcile-resume")
 def on_resume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    run_reconcile(memo, body)
+    run_reconcile(memo, body, "resume")
 
 
 @kopf.timer(*CR, id="repair", interval=REPAIR_INTERVAL, initial_delay=REPAIR_INTERVAL)
@@ -128,7 +131,7 @@ def repair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     if is_deleting(dict(body)):
         return
     with contextlib.suppress(kopf.PermanentError):  # reported on the transition already
-        run_reconcile(memo, body)
+        run_reconcile(memo, body, "timer")
 
 
 @kopf.on.delete(*CR, id="cleanup")
@@ -165,9 +168,8 @@ def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: 
         body = memo.kube.get(cluster_ref(namespace, name))
         if body is None or is_deleting(body):
             continue
-        cluster_logger(namespace, name).info("reconciling", trigger=why)
         try:
-            run_reconcile(memo, body)
+            run_reconcile(memo, body, why)
         except (kopf.PermanentError, kopf.TemporaryError) as exc:
             cluster_logger(namespace, name).info("reconcile deferred", reason=str(exc))
 
