@@ -210,11 +210,7 @@ def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -
         )
     if "maxLength" in s and len(value) > s["maxLength"]:
         n = s["maxLength"]
-        errs.append(
-            FieldError(
-                "toolong", path, value, f"may not be more than {n} byte{'s' if n != 1 else ''}"
-            )
-        )
+        errs.append(FieldError("toolong", path, value, f"may not be longer than {n}"))
     if "pattern" in s and not re.search(s["pattern"], value):
         errs.append(
             FieldError("invalid", path, value, f"{path} in body should match '{s['pattern']}'")
