@@ -9,6 +9,7 @@ DATA_DIR/lives.txt; SIGTERM appends "sigterm <pid>".
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import signal
 import sys
@@ -33,7 +34,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             code = 500
         body = f"{self.path} {os.getpid()} {os.environ.get('POD_NAME', '')}\n".encode()
         if self.path.startswith("/env"):
-            body = "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items())).encode()
+            body = json.dumps(dict(os.environ)).encode()
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -3,6 +3,7 @@ HTTP container (podapp.py)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -54,7 +55,7 @@ def test_two_replicas_get_ips_volumes_and_status(sandbox: Sandbox, kube: Kube, n
         assert kube.get(PVCS, ns, f"data-web-{i}")["status"]["phase"] == "Bound"
         code, body = http_get(pod["status"]["podIP"], "/env")
         assert code == 200
-        env = dict(line.split("=", 1) for line in body.splitlines())
+        env = json.loads(body)
         data = claim_dir(kube, ns, f"data-web-{i}")
         assert env["DATA_DIR"] == str(data / "app")  # rewritten to the PVC's directory
         assert env["ZENITH_SANDBOX"] == "1" and env["POD_IP"] == pod["status"]["podIP"]

@@ -99,12 +99,10 @@ class Group:
             found[main.pid] = main
             for pid in descendants(table, main.pid):
                 found[pid] = table[pid]
+        # Linux never reuses a pid still in use as a session id: session members are
+        # ours even after the main process died (orphans reparented to the subreaper).
         for p in table.values():
-            if (
-                p.sid == self.main_pid
-                and p.pid not in found
-                and (p.pid in self.known or main is not None)
-            ):
+            if p.sid == self.main_pid and p.pid not in found:
                 found[p.pid] = p
         for pid, start in list(self.known.items()):
             q = table.get(pid)

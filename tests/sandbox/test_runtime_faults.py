@@ -1,0 +1,173 @@
+"""Faults through the runtime's control API, and a clean runtime shutdown.
+
+The container runs a stand-in database: a child process named `postgres` (a symlink
+to sleep) next to the HTTP app, so `kill-database` has a postmaster to find."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import PODAPP, app_container, eventually, pod_ready, statefulset
+
+from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_operator.sandbox.cli import Sandbox, start_sandbox
+from zenith_operator.sandbox.faults import FaultError
+from zenith_operator.sandbox.runtime.kube import PODS, STATEFULSETS, Kube
+from zenith_operator.sandbox.runtime.processes import read_proc
+
+pytestmark = pytest.mark.integration
+
+WITH_DB = (
+    'ln -sf "$(command -v sleep)" "$HOME/postgres"; "$HOME/postgres" 1000 & '
+    f'exec "{sys.executable}" "{PODAPP}"'
+)
+
+
+def db_container() -> dict:
+    return app_container(command=["sh", "-c", WITH_DB])
+
+
+def proc_state(pid: int) -> str | None:
+    info = read_proc(pid)
+    return info.state if info else None
+
+
+def container(sandbox: Sandbox, ns: str, pod: str) -> dict:
+    p = sandbox.faults.pod(pod, ns)
+    assert p is not None, f"{pod} not on the node"
+    return p["containers"][0]
+
+
+def restart_count(kube: Kube, ns: str, pod: str) -> int:
+    return int(kube.get(PODS, ns, pod)["status"]["containerStatuses"][0]["restartCount"])
+
+
+def test_faults(sandbox: Sandbox, kube: Kube, ns: str) -> None:
+    kube.create(STATEFULSETS, ns, statefulset("f", 1, container=db_container()))
+    eventually(lambda: pod_ready(kube.get(PODS, ns, "f-0")), what="f-0 ready")
+    faults = sandbox.faults
+    faults.namespace = ns
+    c = eventually(
+        lambda: len((c := container(sandbox, ns, "f-0"))["pids"]) >= 2 and c,
+        what="app + postgres running",
+    )
+    main = c["mainPid"]
+
+    # kill-database: only the postmaster dies; the container keeps running
+    killed = faults.kill_database("f-0")["pids"]
+    assert killed and main not in killed
+    eventually(lambda: all(proc_state(p) in (None, "Z") for p in killed), what="db dead")
+    assert container(sandbox, ns, "f-0")["mainPid"] == main
+    assert restart_count(kube, ns, "f-0") == 0
+
+    # freeze: every process stopped, readiness fails; thaw: back
+    frozen = faults.freeze("f-0")["pids"]
+    assert main in frozen
+    eventually(lambda: all(proc_state(p) == "T" for p in frozen), what="all stopped")
+    eventually(lambda: not pod_ready(kube.get(PODS, ns, "f-0")), what="frozen -> unready")
+    faults.thaw("f-0")
+    eventually(lambda: proc_state(main) in ("S", "R"), what="thawed")
+    eventually(lambda: pod_ready(kube.get(PODS, ns, "f-0")), what="thawed -> ready")
+
+    # freeze-agent: only the container's main process
+    assert faults.freeze_agent("f-0", container="app")["pids"] == [main]
+    eventually(lambda: proc_state(main) == "T", what="agent stopped")
+    faults.thaw("f-0")
+
+    # port blocking needs iptables + root: done, or a clear 501
+    try:
+        faults.block_port("f-0", 8080)
+        faults.unblock_port("f-0", 8080)
+    except FaultError as e:
+        assert e.status == 501
+
+    # kill-processes: the kubelet restarts the container
+    faults.kill_processes("f-0")
+    eventually(lambda: restart_count(kube, ns, "f-0") >= 1, what="restart after kill")
+    eventually(lambda: pod_ready(kube.get(PODS, ns, "f-0")), what="ready after kill")
+    assert container(sandbox, ns, "f-0")["mainPid"] != main
+
+    # the CLI does the same from another process
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zenith_operator",
+            "sandbox",
+            "fault",
+            "kill-container",
+            "f-0",
+            "-c",
+            "app",
+            "-n",
+            ns,
+            "--state-dir",
+            str(sandbox.state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=sandbox.env(),
+    )
+    assert out.returncode == 0, out.stderr
+    eventually(lambda: restart_count(kube, ns, "f-0") >= 2, what="restart after CLI kill")
+
+    uid = kube.get(PODS, ns, "f-0")["metadata"]["uid"]
+    faults.delete_pod("f-0", namespace=ns)
+    eventually(
+        lambda: (p := kube.get(PODS, ns, "f-0")) and p["metadata"]["uid"] != uid and pod_ready(p),
+        what="deleted pod recreated",
+    )
+    with pytest.raises(FaultError) as err:
+        faults.kill_database("no-such-pod")
+    assert err.value.status == 404
+
+
+def test_runtime_shutdown_leaves_no_processes(apiserver: ApiServer, tmp_path: Path) -> None:
+    kc = apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+    sb = start_sandbox(tmp_path / "sb", operator=False, kubeconfig=kc, install_crds=False)
+    try:
+        kube = Kube(sb.api)
+        kube.create(
+            STATEFULSETS,
+            "default",
+            statefulset("s", 2, container=db_container(), podManagementPolicy="Parallel"),
+        )
+        # a container process mapping a POSIX shm file, as PostgreSQL does: when the
+        # runtime SIGKILLs it, the file must not be left in /dev/shm
+        shm = Path("/dev/shm") / f"zenith-test-{os.getpid()}-{tmp_path.name}"
+        mapper = (
+            "import mmap, sys, time; f = open(sys.argv[1], 'w+b'); f.truncate(4096); "
+            "m = mmap.mmap(f.fileno(), 4096); time.sleep(1000)"
+        )
+        shm_pod = app_container(
+            command=[
+                "sh",
+                "-c",
+                f'"{sys.executable}" -c "{mapper}" {shm} & exec "{sys.executable}" "{PODAPP}"',
+            ]
+        )
+        kube.create(STATEFULSETS, "default", statefulset("m", 1, container=shm_pod))
+        eventually(
+            lambda: all(pod_ready(kube.get(PODS, "default", n)) for n in ("s-0", "s-1", "m-0")),
+            what="3 ready",
+        )
+        eventually(shm.exists, what="shm file mapped")
+        pids = {
+            pid: read_proc(pid)
+            for p in sb.faults.pods()
+            for c in p["containers"]
+            for pid in c["pids"]
+        }
+        assert len(pids) >= 6
+    finally:
+        sb.stop()
+    for pid, info in pids.items():
+        now = read_proc(pid)
+        assert now is None or info is None or now.start != info.start, f"pid {pid} survived"
+    assert not (sb.state_dir / "runtime.json").exists()
+    assert not shm.exists()
