@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, meta
+from . import discovery, errors, meta, openapi
 from .errors import ApiError
 from .resources import ResourceType
 from .rest import Api, Ctx
@@ -83,6 +83,13 @@ class App:
             return discovery.api_versions(self.address)
         if parts == ["apis"]:
             return discovery.api_group_list(registry)
+        if parts == ["openapi", "v3"]:
+            return openapi.index(registry)
+        if len(parts) in (4, 5) and parts[:2] == ["openapi", "v3"]:
+            group, version = ("", parts[3]) if parts[2] == "api" else (parts[3], parts[4])
+            if len(parts) == 4 and parts[2] != "api":
+                return _missing()
+            return openapi.group_version_doc(registry, group, version) or _missing()
         if len(parts) == 2 and parts[0] == "api":
             return discovery.resource_list(registry, "", parts[1]) or _missing()
         if len(parts) == 2 and parts[0] == "apis":
