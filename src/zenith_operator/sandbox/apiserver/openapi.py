@@ -59,7 +59,7 @@ def group_version_doc(registry: Registry, group: str, version: str) -> Obj | Non
                 "x-kubernetes-group-version-kind": gvk,
             }
         }
-        schema = dict(rt.schema or {"type": "object"}) if rt.custom else {"type": "object"}
+        schema: Obj = dict(rt.schema or {"type": "object"}) if rt.custom else {"type": "object"}
         schema["x-kubernetes-group-version-kind"] = [
             {"group": rt.group, "kind": rt.kind, "version": rt.version}
         ]
