@@ -26,6 +26,7 @@ CLIENT_POD_READY = 180  # the SQL client / writer pod is Running
 FAILOVER = 180  # from a fault on the active to another instance being active
 RECOVERY = 420  # from a fault back to Normal (the lost pod rebuilt and in sync)
 STATE_SEEN = 120  # a transient state (StandbyDown, ActiveDown, ...) shows up in the status
+SWITCHOVER = 300  # switchover-to annotation -> roles swapped, Normal and sync again
 CONFIG_ROLLOUT = 900  # dbConfigMap edit -> both instances restarted, switchover, Normal
 STOP = 300  # stopped: true -> no pods left
 DELETE = 300  # ZenithCluster deleted -> owned objects gone
