@@ -1,0 +1,43 @@
+"""Bounded memory as behaviour: the history ring and watcher set stay at their bounds."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from zenith_operator.sandbox.apiserver import ApiServer
+
+from .conftest import REAL, watch_events
+
+pytestmark = pytest.mark.skipif(bool(REAL), reason="inspects the emulator's internals")
+
+
+def test_history_ring_stays_at_bound(apiserver: ApiServer, core: client.CoreV1Api, ns: str) -> None:
+    bound = apiserver.store.history.maxlen
+    assert bound is not None
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    for i in range(bound + 50):
+        core.patch_namespaced_config_map("a", ns, {"data": {"i": str(i)}})
+    assert len(apiserver.store.history) == bound
+    # Only live objects are kept: one ConfigMap, however many versions it had.
+    assert len(apiserver.store.list_objs(("", "configmaps"), ns)) == 1
+
+
+def test_finished_watches_leave_no_watchers(
+    apiserver: ApiServer, core: client.CoreV1Api, ns: str
+) -> None:
+    for _ in range(3):
+        watch_events(
+            core.api_client, f"/api/v1/namespaces/{ns}/configmaps", {"timeoutSeconds": "1"}
+        )
+    assert apiserver.call(lambda: len(apiserver.store.watchers)) == 0
+
+
+def test_deleted_objects_leave_no_index_entries(
+    apiserver: ApiServer, core: client.CoreV1Api, ns: str
+) -> None:
+    before = apiserver.call(lambda: len(apiserver.store.uids))
+    for i in range(20):
+        core.create_namespaced_config_map(ns, {"metadata": {"name": f"c{i}"}})
+    core.delete_collection_namespaced_config_map(ns)
+    assert apiserver.call(lambda: len(apiserver.store.uids)) == before
