@@ -94,7 +94,7 @@ def test_crd_resources_are_discoverable(api_client: ApiClient) -> None:
     assert res["widgets"]["shortNames"] == ["wdg"]
     assert "widgets/status" in res
     assert res["gadgets"]["namespaced"] is False and "gadgets/status" not in res
-    status, body = raw(api_client, "GET", "/apis")
+    _, body = raw(api_client, "GET", "/apis")
     assert GROUP in {g["name"] for g in body["groups"]}
 
 
