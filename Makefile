@@ -11,7 +11,7 @@ install:  ## create .venv, install the package, PostgreSQL when missing
 	./hack/install.sh
 
 test: install  ## the whole suite (unit, conformance, agent, integration, sandbox scenarios)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
 
 test-fast: install  ## unit tests only
 	$(PY) -m pytest -q tests/unit

@@ -70,3 +70,8 @@ def common_labels(cluster: str) -> dict[str, str]:
 
 def selector_labels(cluster: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "zenith", "app.kubernetes.io/instance": cluster}
+
+
+def credentials_secret_name(cluster: str) -> str:
+    """Database credentials the operator generates when spec.zenithSpec.dbSecrets is empty."""
+    return f"{cluster}-credentials"

@@ -1,0 +1,267 @@
+"""Drive a ZenithCluster in the sandbox: apply it, wait for states, inject a fault under a
+client workload, and measure what happened.
+
+Shared by `zenith-operator sandbox demo`, the end-to-end scenarios (tests/scenarios) and
+the failover benchmark (bench/failover.py), so all three measure the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from zenith_operator import naming
+from zenith_operator.sandbox.workload import (
+    DbCredentials,
+    WritabilityChecker,
+    Writer,
+    active_pod_ip,
+    missing_acknowledged,
+)
+
+Obj = dict[str, Any]
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def load_example(name: str, **zenith_spec: Any) -> Obj:
+    """The ZenithCluster document of examples/NAME.yaml, with zenithSpec fields overridden."""
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / f"{name}.yaml").read_text()) if d]
+    cluster: Obj = copy.deepcopy(next(d for d in docs if d.get("kind") == naming.KIND))
+    cluster["spec"].setdefault("zenithSpec", {}).update(zenith_spec)
+    return cluster
+
+
+def example_documents(name: str) -> list[Obj]:
+    """Every document of examples/NAME.yaml except the ZenithCluster (ConfigMaps, Secrets)."""
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / f"{name}.yaml").read_text()) if d]
+    return [d for d in docs if d.get("kind") != naming.KIND]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; TimeoutError names `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+class Cluster:
+    """One ZenithCluster in a namespace, seen through the Kubernetes API."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.namespace = namespace
+        self.name = name
+
+    # -- the resource -------------------------------------------------------------
+    def create(self, body: Obj, extra: Iterable[Obj] = ()) -> None:
+        for doc in extra:
+            kind = doc["kind"]
+            if kind == "ConfigMap":
+                self.core.create_namespaced_config_map(self.namespace, doc)  # type: ignore[arg-type]
+            elif kind == "Secret":
+                self.core.create_namespaced_secret(self.namespace, doc)  # type: ignore[arg-type]
+        body = copy.deepcopy(body)
+        body["metadata"]["name"] = self.name
+        self.custom.create_namespaced_custom_object(
+            naming.GROUP, naming.VERSION, self.namespace, naming.PLURAL, body
+        )
+
+    def get(self) -> Obj | None:
+        try:
+            obj = self.custom.get_namespaced_custom_object(
+                naming.GROUP, naming.VERSION, self.namespace, naming.PLURAL, self.name
+            )
+        except client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return obj if isinstance(obj, dict) else None
+
+    def patch_spec(self, zenith_spec: Obj) -> None:
+        self.custom.patch_namespaced_custom_object(
+            naming.GROUP,
+            naming.VERSION,
+            self.namespace,
+            naming.PLURAL,
+            self.name,
+            {"spec": {"zenithSpec": zenith_spec}},
+        )
+
+    def delete(self) -> None:
+        self.custom.delete_namespaced_custom_object(
+            naming.GROUP, naming.VERSION, self.namespace, naming.PLURAL, self.name
+        )
+
+    def status(self) -> Obj:
+        obj = self.get() or {}
+        status: Obj = obj.get("status") or {}
+        return status
+
+    def state(self) -> str | None:
+        state: str | None = self.status().get("state")
+        return state
+
+    def wait_state(self, *states: str, timeout: float = 60.0) -> Obj:
+        """Wait until the state is one of `states`; returns the status."""
+
+        def reached() -> Obj | None:
+            status = self.status()
+            return status if status.get("state") in states else None
+
+        result: Obj = wait_for(f"{self.name} in {'/'.join(states)}", reached, timeout)
+        return result
+
+    def wait_normal(self, timeout: float = 90.0, in_sync: bool = True) -> Obj:
+        """Normal, and (for a pair) with its standby in sync."""
+
+        def healthy() -> Obj | None:
+            status = self.status()
+            if status.get("state") != "Normal":
+                return None
+            if in_sync and status.get("standbyInstance"):
+                synced = [i for i in status.get("instances", []) if i.get("inSync")]
+                if status.get("replicationMode") != "sync" or not synced:
+                    return None
+            return status
+
+        result: Obj = wait_for(f"{self.name} Normal", healthy, timeout)
+        return result
+
+    # -- pods and clients ----------------------------------------------------------
+    def pod_ips(self) -> dict[str, str]:
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"{naming.CLUSTER_LABEL}={self.name}"
+        )
+        ips: dict[str, str] = {}
+        for pod in pods.items:
+            meta, status = pod.metadata, pod.status
+            if meta and meta.name and status and status.pod_ip and not meta.deletion_timestamp:
+                ips[meta.name] = status.pod_ip
+        return ips
+
+    def credentials(self) -> DbCredentials:
+        """Admin credentials from the cluster's database Secret (user's or generated)."""
+        spec = (self.get() or {}).get("spec", {}).get("zenithSpec", {})
+        names = spec.get("dbSecrets") or [naming.credentials_secret_name(self.name)]
+        data: dict[str, str] = {}
+        for secret_name in names:
+            secret = self.core.read_namespaced_secret(secret_name, self.namespace)
+            data.update({k: str(v) for k, v in (secret.data or {}).items()})
+
+        def decode(key: str, default: str) -> str:
+            return base64.b64decode(data[key]).decode() if key in data else default
+
+        port = int((spec.get("ports") or {}).get("listen", naming.DEFAULT_LISTEN_PORT))
+        return DbCredentials(
+            user=decode("admin-user", "postgres"),
+            password=decode("admin-password", ""),
+            dbname="postgres",
+            port=port,
+        )
+
+    def active_lookup(self) -> Callable[[], str | None]:
+        return active_pod_ip(self.core, self.namespace, self.name)
+
+
+@dataclass
+class FaultRun:
+    """What one fault did to a cluster under load. Times are seconds after the fault."""
+
+    fault: str
+    victim: str
+    detected: float | None = None  # the operator left Normal
+    promoted: float | None = None  # first acknowledged write on another instance
+    recovered: float | None = None  # the active accepted writes again (any instance)
+    normal: float | None = None  # back to Normal with the standby in sync
+    new_active: str | None = None
+    acked: int = 0
+    lost: set[int] = field(default_factory=set)
+    double_writable: int = 0
+    samples: int = 0
+    states: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost and self.double_writable == 0 and self.normal is not None
+
+
+def run_fault(
+    cluster: Cluster,
+    inject: Callable[[str], object],
+    fault: str,
+    *,
+    victim_role: str = "active",
+    warmup_acks: int = 20,
+    timeout: float = 120.0,
+    on_state: Callable[[float, str], None] | None = None,
+) -> FaultRun:
+    """Inject `fault` on the instance in `victim_role` under a writer and a checker, then
+    wait for the cluster to be Normal again and check every acknowledged write."""
+    creds = cluster.credentials()
+    status = cluster.wait_normal()
+    victim = status["activeInstance" if victim_role == "active" else "standbyInstance"]
+    writer = Writer(cluster.active_lookup(), creds)
+    checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
+    writer.start()
+    checker.start()
+    run = FaultRun(fault=fault, victim=victim)
+    try:
+        wait_for("the writer's first writes", lambda: len(writer.acks) >= warmup_acks, 30)
+        old_ip = cluster.pod_ips()[victim]
+        t0 = time.monotonic()
+        inject(victim)
+        last_state = "Normal"
+
+        def watch() -> bool:
+            nonlocal last_state
+            now = time.monotonic() - t0
+            state = cluster.state() or "?"
+            if state != last_state:
+                run.states.append((now, state))
+                if on_state:
+                    on_state(now, state)
+                last_state = state
+            if run.detected is None and state != "Normal":
+                run.detected = now
+            if run.recovered is None and writer.first_ack_after(t0) is not None:
+                ack = writer.first_ack_after(t0)
+                assert ack is not None
+                run.recovered = ack.at - t0
+            if run.promoted is None and victim_role == "active":
+                moved = next((a for a in writer.acks if a.at > t0 and a.host != old_ip), None)
+                if moved is not None:
+                    run.promoted = moved.at - t0
+            return run.detected is not None and state == "Normal"
+
+        wait_for(
+            f"{cluster.name} to leave and return to Normal after {fault}", watch, timeout, 0.05
+        )
+        final = cluster.wait_normal(timeout=timeout)
+        run.normal = time.monotonic() - t0
+        run.new_active = final.get("activeInstance")
+        # A few writes on the recovered cluster, so the check covers the whole story.
+        count = len(writer.acks)
+        wait_for("writes after recovery", lambda: len(writer.acks) >= count + 5, 30)
+    finally:
+        writer.stop()
+        checker.stop()
+    run.acked = len(writer.acks)
+    run.samples = checker.samples
+    run.double_writable = len(checker.violations)
+    active_ip = cluster.pod_ips()[run.new_active or victim]
+    run.lost = missing_acknowledged(active_ip, creds, writer.acked_ids)
+    return run
