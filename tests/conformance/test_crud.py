@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
 
 from .conftest import raw
+from .widget_crd import GROUP, PLURAL, VERSION, widget
 
 
 def test_create_answers_201_with_server_metadata(api_client: ApiClient, ns: str) -> None:
@@ -153,3 +155,18 @@ def test_cluster_scoped_and_namespace_defaults(core: client.CoreV1Api, ns: str) 
     assert obj.status.phase == "Active"
     assert obj.spec.finalizers == ["kubernetes"]
     assert obj.metadata.labels["kubernetes.io/metadata.name"] == ns
+
+
+@pytest.mark.usefixtures("widgets")
+def test_custom_resource_delete_answers_status(api_client: ApiClient, ns: str) -> None:
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}"
+    _, obj = raw(api_client, "POST", base, widget("w"))
+    status, body = raw(api_client, "DELETE", f"{base}/w")
+    assert status == 200
+    assert body["kind"] == "Status" and body["status"] == "Success"
+    assert body["details"] == {
+        "name": "w",
+        "group": GROUP,
+        "kind": PLURAL,
+        "uid": obj["metadata"]["uid"],
+    }

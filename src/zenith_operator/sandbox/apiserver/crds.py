@@ -103,7 +103,6 @@ def types_of(crd: Obj) -> list[ResourceType]:
                 short_names=tuple(names.get("shortNames") or ()),
                 subresources=tuple(s for s in ("status", "scale") if s in subs),
                 generation=True,
-                return_deleted=True,
                 categories=tuple(names.get("categories") or ()),
                 schema=(v.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"},
                 custom=True,

@@ -93,7 +93,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
     _rt("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _rt("", "v1", "secrets", "Secret"),
-    _rt("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    _rt("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), return_deleted=True),
     _rt("", "v1", "events", "Event", short_names=("ev",)),
     _rt(
         "",
@@ -119,6 +119,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         "storageclasses",
         "StorageClass",
         namespaced=False,
+        return_deleted=True,
         short_names=("sc",),
     ),
     _rt(
