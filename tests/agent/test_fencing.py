@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import psycopg
 import pytest
-from harness import Pod, wait_for
+import requests
+from harness import Pod, shm_of, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +79,34 @@ def test_restarted_active_boots_fenced(solo: Pod) -> None:
     # promote on a writable active: a no-op success that renews the lease
     result = solo.call("/v1/promote", {"lease_ttl": 60})
     assert (result["changed"], result["status"]["role"]) == (False, "active")
+
+
+def test_agent_death_takes_postgres_along(solo: Pod) -> None:
+    """PR_SET_PDEATHSIG: SIGKILL of the agent alone (not its group) kills the postmaster;
+    the next agent recovers the crashed data; a rebuild from an unreachable peer keeps it."""
+    solo.call("/v1/promote", {"lease_ttl": 60})
+    with psycopg.connect(solo.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (42)")
+    assert solo.proc is not None
+    solo.shm |= shm_of(solo.pg_pids())
+    os.kill(solo.proc.pid, signal.SIGKILL)
+    solo.proc.wait(10)
+    wait_for("postgres gone with its agent", lambda: not solo.pg_pids(), timeout=10)
+    solo.start()
+    wait_for(
+        "crash recovery, read-only, boot fence done",
+        lambda: (st := solo.status())["database"] == "running" and st["busy"] is None,
+    )
+    assert solo.status()["fenced"] is True
+
+    def rebuild() -> list[requests.Response]:  # the operator retries a 503 Busy
+        resp = solo.post("/v1/rebuild", {"host": "127.0.0.9", "port": 1})
+        return [] if resp.status_code == 503 else [resp]  # (a 500 Response is falsy)
+
+    (resp,) = wait_for("rebuild not busy", rebuild)
+    assert resp.status_code == 500 and "CHECKPOINT on 127.0.0.9:1" in resp.json()["message"]
+    assert "CHECKPOINT" in solo.status()["last_error"]
+    solo.call("/v1/promote", {"lease_ttl": 60})
+    with psycopg.connect(solo.dsn(), autocommit=True) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]

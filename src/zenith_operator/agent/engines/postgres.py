@@ -337,6 +337,35 @@ class PostgresEngine:
             if time.monotonic() > deadline:
                 raise EngineError(f"processes {strays} in {self.pgdata} do not die")
             await asyncio.sleep(0.02)
+        await self._clear_stale_lock(deadline)
+
+    async def _clear_stale_lock(self, deadline: float) -> None:
+        """postmaster.pid may name a dead postmaster that is still a zombie (its cwd is
+        gone, so it is no stray) or a pid reused by another process; PostgreSQL would then
+        refuse to start. Wait for a zombie to be reaped; remove a lock that stays stale
+        (its shared memory is then not freed by the next postmaster)."""
+        lock = self.pgdata / "postmaster.pid"
+        mine = self._proc.pid if self._proc and self._proc.returncode is None else None
+        while True:
+            try:
+                pid = int(lock.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return
+            if pid == mine:
+                return
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return  # no such process: PostgreSQL handles a stale lock itself
+            if state not in ("Z", "X") and pid not in self._strays():
+                log.warning("postmaster.pid names an unrelated process; removing", pid=pid)
+                lock.unlink(missing_ok=True)
+                return
+            if time.monotonic() > deadline:
+                log.warning("old postmaster is never reaped; removing its lock", pid=pid)
+                lock.unlink(missing_ok=True)
+                return
+            await asyncio.sleep(0.02)
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
@@ -540,6 +569,7 @@ class PostgresEngine:
             self._write_pgpass(upstream)
             how = "rewind"
             if self.has_data():
+                await self._checkpoint_peer(upstream)  # unreachable peer: keep our data
                 try:
                     await self._rewind(upstream)
                 except EngineError as exc:
@@ -554,7 +584,7 @@ class PostgresEngine:
         await self.start(RunMode.STANDBY, upstream)
         return how
 
-    async def _rewind(self, upstream: PeerAddress) -> None:
+    async def _checkpoint_peer(self, upstream: PeerAddress) -> None:
         # The new primary must CHECKPOINT first, or pg_rewind sees the old timeline in its
         # control file and answers "no rewind required"; we hold the admin password anyway.
         try:
@@ -565,6 +595,8 @@ class PostgresEngine:
             )
         except psycopg.Error as exc:
             raise EngineError(f"CHECKPOINT on {upstream.host}:{upstream.port}: {exc}") from None
+
+    async def _rewind(self, upstream: PeerAddress) -> None:
         self._write_config()
         await self._run(
             str(self.bindir / "pg_rewind"),
@@ -575,10 +607,10 @@ class PostgresEngine:
         )
 
     async def _clone(self, upstream: PeerAddress) -> None:
+        """pg_basebackup into a staging directory; the old data goes only once it succeeded
+        (a failed clone keeps it: it may be the only copy after a double failure)."""
         self._mkdir(self.root, 0o755)
         self._write_pgpass(upstream)
-        if self.pgdata.exists():
-            shutil.rmtree(self.pgdata)
         staging = self.root / "pgdata.clone"
         if staging.exists():
             shutil.rmtree(staging)
@@ -599,7 +631,15 @@ class PostgresEngine:
             "fast",
             "--no-password",
         )
-        os.replace(staging, self.pgdata)
+        if self.pgdata.exists():
+            old = self.root / "pgdata.old"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(self.pgdata, old)
+            os.replace(staging, self.pgdata)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, self.pgdata)
         log.info("cloned", upstream=upstream.host)
 
     async def status(self) -> EngineStatus:
