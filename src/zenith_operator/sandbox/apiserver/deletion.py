@@ -1,0 +1,125 @@
+"""DELETE and deletecollection: finalizers, grace periods, propagation, namespaces."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import errors, meta
+from .errors import ApiError
+from .resources import ResourceType
+from .storage import Obj
+
+if TYPE_CHECKING:
+    from .rest import Api, Ctx
+
+
+def delete(
+    api: Api, rt: ResourceType, namespace: str, name: str, opts: Obj, ctx: Ctx
+) -> tuple[int, Obj]:
+    old = api.find(rt, namespace, name)
+    pre = opts.get("preconditions") or {}
+    om = old["metadata"]
+    if pre.get("uid") and pre["uid"] != om["uid"]:
+        raise errors.conflict(
+            rt,
+            name,
+            f"Precondition failed: UID in precondition: "
+            f"{pre['uid']}, UID in object meta: {om['uid']}",
+        )
+    if pre.get("resourceVersion") and pre["resourceVersion"] != om["resourceVersion"]:
+        raise errors.conflict(
+            rt,
+            name,
+            f"Precondition failed: ResourceVersion in precondition: "
+            f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+            f"{om['resourceVersion']}",
+        )
+    obj = meta.deep(old)
+    m = obj["metadata"]
+    finalizers = list(m.get("finalizers") or [])
+    policy = opts.get("propagationPolicy")
+    if policy is None and opts.get("orphanDependents") is not None:
+        policy = "Orphan" if opts["orphanDependents"] else "Background"
+    if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+        finalizers.append("foregroundDeletion")
+    if policy == "Orphan" and "orphan" not in finalizers:
+        finalizers.append("orphan")
+    if rt.key == ("", "namespaces"):
+        return 200, _delete_namespace(api, rt, obj, ctx)
+    grace = _grace(rt, obj, opts)
+    deleting = bool(m.get("deletionTimestamp"))
+    if grace > 0 or finalizers:
+        if not deleting:
+            m["deletionTimestamp"] = meta.now(grace)
+            m["deletionGracePeriodSeconds"] = grace
+            if "generation" in m:
+                m["generation"] += 1
+        elif grace < m.get("deletionGracePeriodSeconds", 0):
+            m["deletionTimestamp"] = meta.now(grace)
+            m["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            m["finalizers"] = finalizers
+        stored = api._store(rt, obj, old, ctx)
+        return 200, api.out(rt, stored)
+    final = obj if ctx.dry_run else api.remove(rt, obj)
+    if rt.return_deleted:
+        return 200, api.out(rt, final)
+    details = {"name": name, "group": rt.group, "kind": rt.plural, "uid": om["uid"]}
+    if not rt.group:
+        del details["group"]
+    return 200, {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+def _grace(rt: ResourceType, obj: Obj, opts: Obj) -> int:
+    """Pods bound to a node wait for their kubelet; everything else goes at once."""
+    if rt.key != ("", "pods"):
+        return 0
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    grace = opts.get("gracePeriodSeconds")
+    if grace is None:
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+    return max(int(grace), 0)
+
+
+def _delete_namespace(api: Api, rt: ResourceType, obj: Obj, ctx: Ctx) -> Obj:
+    m = obj["metadata"]
+    if m.get("deletionTimestamp"):
+        raise errors.conflict(
+            rt,
+            m["name"],
+            "The system is ensuring all content is removed "
+            "from this namespace.  Upon completion, this namespace will "
+            "automatically be purged by the system.",
+        )
+    m["deletionTimestamp"] = meta.now()
+    m["deletionGracePeriodSeconds"] = 0
+    obj["status"] = {**obj.get("status", {}), "phase": "Terminating"}
+    old = api.store.get(rt.key, "", m["name"])
+    return api.out(rt, api._store(rt, obj, old, ctx))
+
+
+def delete_collection(
+    api: Api, rt: ResourceType, namespace: str | None, opts: Obj, ctx: Ctx
+) -> Obj:
+    listed = api.list(
+        rt,
+        namespace,
+        type(ctx)({k: v for k, v in ctx.query.items() if k in ("labelSelector", "fieldSelector")}),
+    )
+    deleted = []
+    for item in listed["items"]:
+        m = item["metadata"]
+        try:
+            _, res = delete(api, rt, m.get("namespace", ""), m["name"], opts, ctx)
+        except ApiError:
+            continue
+        deleted.append(res if res.get("kind") != "Status" else item)
+    return {**listed, "items": deleted}
