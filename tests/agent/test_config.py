@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,15 @@ def test_tls_when_certificates_exist() -> None:
         assert wait_for("https status", https_status, timeout=20) == 200
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://{pod.ip}:{pod.agent_port}/health", timeout=5)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_unreachable_data_dir_is_named(need_pg: None) -> None:
+    with pods(("priv-0", "127.0.0.2")) as (pod,):
+        private = pod.base / "private"
+        private.mkdir(mode=0o700)
+        pod.extra_env["ZENITH_DATA_DIR"] = str(private / "data")
+        pod.start()
+        resp = pod.post("/v1/promote", {"lease_ttl": 30})
+        assert resp.status_code == 500
+        assert f"{private} is mode 700" in resp.json()["message"]

@@ -27,6 +27,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -170,7 +171,29 @@ class PostgresEngine:
         if self._user is not None:
             os.chown(path, self._user.pw_uid, self._user.pw_gid)
 
+    def _check_reachable(self) -> None:
+        """Fail clearly when user postgres cannot traverse to the data directory (e.g. it
+        lies under root's 0700 pytest or home directory)."""
+        if self._user is None:
+            return
+        groups = set(os.getgrouplist(self._user.pw_name, self._user.pw_gid))
+        for parent in reversed(self.root.absolute().parents):
+            st = parent.stat()
+            if st.st_uid == self._user.pw_uid:
+                ok = bool(st.st_mode & stat.S_IXUSR)
+            elif st.st_gid in groups:
+                ok = bool(st.st_mode & stat.S_IXGRP)
+            else:
+                ok = bool(st.st_mode & stat.S_IXOTH)
+            if not ok:
+                raise EngineError(
+                    f"user postgres cannot reach {self.root}: {parent} is mode "
+                    f"{stat.S_IMODE(st.st_mode):o}; chmod o+x it or use another ZENITH_DATA_DIR"
+                )
+
     def _mkdir(self, path: Path, mode: int = 0o700) -> None:
+        if path == self.root:
+            self._check_reachable()
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, mode)
         self._chown(path)
@@ -496,6 +519,7 @@ class PostgresEngine:
             raise EngineError("standby start needs an upstream")
         if not self.has_data():
             raise EngineError("no data to start: promote to initialise or follow a peer")
+        self._check_reachable()
         if self.running():
             if self._mode == mode and (mode != RunMode.STANDBY or self._upstream == upstream):
                 return
