@@ -153,6 +153,7 @@ class Control:
         if worker is None:
             raise FaultError(404, f"pod {ns}/{body['pod']} is not running on this node")
         container = body.get("container")
+        await asyncio.to_thread(worker.note_shm)  # a SIGKILLed postmaster leaves its shm
         table = await asyncio.to_thread(scan)
         if kind in ("kill-processes", "kill-container"):
             if kind == "kill-container" and not container:

@@ -32,7 +32,7 @@ from . import probes as probe_mod
 from . import volumes as vol
 from .kube import CONFIGMAPS, PODS, PVCS, PVS, SECRETS, Kube, KubeError
 from .node import Node
-from .processes import Group, Reaper, spawn, terminate
+from .processes import Group, Reaper, scan, spawn, terminate
 
 Obj = dict[str, Any]
 log = logging.getLogger("zenith.sandbox.kubelet")
@@ -242,6 +242,15 @@ class PodWorker:
             await asyncio.sleep(VOLUME_REFRESH)
             with contextlib.suppress(vol.VolumeError, KubeError, OSError):
                 await self._refresh_volumes()
+            await asyncio.to_thread(self.note_shm)
+
+    def note_shm(self) -> None:
+        """Remember the POSIX shm files the pod's processes map (PostgreSQL's dynamic
+        shared memory), to remove them once every process of the container is gone."""
+        table = scan()
+        for run in self.all_runs():
+            if run.group is not None and run.exited is not None and not run.exited.done():
+                run.group.note_shm(run.group.members(table))
 
     def _waiting_all(self, reason: str, message: str) -> None:
         for run in self.all_runs():
@@ -427,7 +436,9 @@ class PodWorker:
             if "persistentVolumeClaim" in v:
                 dirs[name] = await self._claim_dir(v["persistentVolumeClaim"]["claimName"])
             elif "hostPath" in v:
-                dirs[name] = self.k.node.hostpath_root / v["hostPath"]["path"].lstrip("/")
+                dirs[name] = (
+                    self.k.node.hostpath_root / self.k.node.name / v["hostPath"]["path"].lstrip("/")
+                )
                 dirs[name].mkdir(parents=True, exist_ok=True)
             else:
                 dirs[name] = self.dir / "volumes" / name

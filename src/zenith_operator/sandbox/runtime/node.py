@@ -108,6 +108,15 @@ def pv_path(pv: Obj) -> str | None:
     return (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
 
 
+def pv_node(pv: Obj) -> str | None:
+    required = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for expr in term.get("matchExpressions") or []:
+            if expr.get("key") == "kubernetes.io/hostname" and expr.get("values"):
+                return str(expr["values"][0])
+    return None
+
+
 def _prebound_to(pv: Obj, pvc: Obj) -> bool:
     ref = (pv.get("spec") or {}).get("claimRef") or {}
     meta = pvc["metadata"]
@@ -170,15 +179,17 @@ class Node:
 
     # -- provisioner -----------------------------------------------------------------
     def host_dir(self, pv: Obj) -> Path | None:
-        """The directory backing a PV: hostPath/local paths outside the state dir are
-        placed under <state>/hostpath/ so the sandbox never writes elsewhere."""
+        """The directory backing a PV. hostPath/local paths outside the state dir are
+        placed under <state>/hostpath/<node>/<path>, <node> from the PV's nodeAffinity
+        (kubernetes.io/hostname), so the sandbox never writes elsewhere and two "nodes"
+        with the same local path keep apart."""
         raw = pv_path(pv)
         if not raw:
             return None
         path = Path(raw)
         if path.is_relative_to(self.volumes_dir) or path.is_relative_to(self.hostpath_root):
             return path
-        return self.hostpath_root / str(path).lstrip("/")
+        return self.hostpath_root / (pv_node(pv) or self.name) / str(path).lstrip("/")
 
     async def provision(self, pvcs: list[Obj], pvs: list[Obj]) -> None:
         by_name = {pv["metadata"]["name"]: pv for pv in pvs}
