@@ -1,0 +1,224 @@
+"""Turns a `Decision` into API writes and agent calls.
+
+Order per cycle: (1) the status, when something worth writing changed — this is where an
+intent (pending failover, out-of-sync standby) is recorded *before* acting; if it cannot
+be written, no command is sent this cycle; (2) lease renewals, inline (cheap); (3) pod
+labels and deletes; (4) long commands (promote, follow, rebuild, stop, start,
+replication) as background tasks, at most one per pod, so the polling loop never
+blocks; their results show up in the next polls; (5) Kubernetes Events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import kopf
+
+from zenith_operator import naming
+from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.controller.agent_client import AgentClient, Unknown
+from zenith_operator.controller.observe import ClusterView, Memory
+from zenith_operator.controller.reconcile_kube import JSON_PATCH, Kube, KubeError, Ref
+from zenith_operator.ha import persist
+from zenith_operator.ha.model import (
+    Decision,
+    DeletePod,
+    Event,
+    Follow,
+    LabelPod,
+    Promote,
+    Rebuild,
+    RenewLease,
+    SetReplication,
+    Start,
+    Stop,
+)
+
+MY_CONDITIONS = frozenset({"Ready", "Available", "ReplicationHealthy", "ManualIntervention"})
+
+
+def status_patch(body: dict[str, Any], new: ZenithClusterStatus) -> list[dict[str, Any]]:
+    """A JSON patch of our status fields, keeping other writers' conditions.
+
+    Guarded by a `test` of the current conditions (or of resourceVersion without any),
+    as the reconciler's condition writer does, so neither side overwrites the other.
+    """
+    live = body.get("status") or {}
+    mine = new.model_dump(by_alias=True, mode="json")
+    foreign = [c for c in live.get("conditions") or [] if c.get("type") not in MY_CONDITIONS]
+    mine["conditions"] = foreign + mine["conditions"]
+    ops: list[dict[str, Any]]
+    if "conditions" in live:
+        ops = [{"op": "test", "path": "/status/conditions", "value": live["conditions"]}]
+    else:
+        rv = (body.get("metadata") or {}).get("resourceVersion")
+        ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": rv}]
+    if not body.get("status"):
+        ops.append({"op": "add", "path": "/status", "value": mine})
+        return ops
+    for key, value in mine.items():
+        ops.append({"op": "add", "path": f"/status/{key}", "value": value})
+    return ops
+
+
+def write_status(kube: Kube, body: dict[str, Any], new: ZenithClusterStatus) -> dict[str, Any]:
+    """Blocking: patch the status, retrying once on a lost race with a fresh read."""
+    meta = body["metadata"]
+    ref = Ref(body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"), naming.KIND,
+              meta["name"], meta.get("namespace"))  # fmt: skip
+    for attempt in range(3):
+        try:
+            return kube.patch(ref, status_patch(body, new), JSON_PATCH, subresource="status")
+        except KubeError as exc:
+            if exc.status not in (409, 422) or attempt == 2:
+                raise
+            fresh = kube.get(ref)
+            if fresh is None:
+                raise
+            body = fresh
+    raise AssertionError("unreachable")
+
+
+class Executor:
+    def __init__(
+        self,
+        kube: Kube,
+        client: AgentClient,
+        memory: Memory,
+        log: Any,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube = kube
+        self.client = client
+        self.memory = memory
+        self.log = log
+        self.clock = clock
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def apply(self, view: ClusterView, decision: Decision) -> bool:
+        """Apply one decision; False when the status could not be written (no commands)."""
+        written = await self._status(view, decision.status)
+        if not written:
+            return False
+        lease = [a for a in decision.actions if isinstance(a, RenewLease)]
+        await asyncio.gather(*(self._renew(view, a) for a in lease))
+        for action in decision.actions:
+            if isinstance(action, LabelPod):
+                await self._label(view, action)
+            elif isinstance(action, DeletePod):
+                await self._delete(view, action)
+            elif isinstance(action, Event):
+                self._event(view, action)
+            elif isinstance(action, Promote | Follow | Rebuild | Stop | Start | SetReplication):
+                self._spawn(view, action)
+        return True
+
+    # ------------------------------------------------------------------ status
+    async def _status(self, view: ClusterView, new: ZenithClusterStatus) -> bool:
+        m = self.memory
+        if m.written is not None and not persist.changed(m.written, new):
+            return True
+        try:
+            result = await asyncio.to_thread(write_status, self.kube, view.body, new)
+        except KubeError as exc:
+            self.log.warning("status not written; no command this cycle", error=str(exc))
+            return False
+        view.body.clear()
+        view.body.update(result)
+        m.written = new.model_copy(deep=True)
+        return True
+
+    # ------------------------------------------------------------------ lease
+    async def _renew(self, view: ClusterView, a: RenewLease) -> None:
+        pod = view.pods.get(a.pod)
+        if pod is None or not pod.ip:
+            return
+        result = await self.client.lease(pod.ip, view.agent_port, a.ttl)
+        # The request may have arrived even if the answer did not: count it as granted.
+        self.memory.lease_renewed_at = self.clock()
+        if isinstance(result, Unknown):
+            self.log.warning("lease renewal failed", pod=a.pod, error=result.error)
+
+    # ------------------------------------------------------------------ pods
+    async def _label(self, view: ClusterView, a: LabelPod) -> None:
+        ns = view.body["metadata"].get("namespace")
+        patch = {"metadata": {"labels": {naming.ROLE_LABEL: a.role}}}
+        try:
+            await asyncio.to_thread(self.kube.patch, Ref("v1", "Pod", a.pod, ns), patch)
+        except KubeError as exc:
+            self.log.warning("pod label failed", pod=a.pod, role=a.role, error=str(exc))
+
+    async def _delete(self, view: ClusterView, a: DeletePod) -> None:
+        ns = view.body["metadata"].get("namespace")
+        path = f"/api/v1/namespaces/{ns}/pods/{a.pod}"
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if a.uid:
+            body["preconditions"] = {"uid": a.uid}
+        try:
+            await asyncio.to_thread(self.kube.request, "DELETE", path, body)
+            self.log.info("pod deleted", pod=a.pod)
+        except KubeError as exc:
+            if exc.status not in (404, 409):
+                self.log.warning("pod delete failed", pod=a.pod, error=str(exc))
+
+    def _event(self, view: ClusterView, a: Event) -> None:
+        try:
+            body = cast(kopf.Body, view.body)
+            kopf.event(body, type=a.type, reason=a.reason, message=a.message[:1000])
+        except Exception as exc:  # an Event must never break the loop
+            self.log.warning("event not posted", reason=a.reason, error=str(exc))
+
+    # ------------------------------------------------------------------ commands
+    def _spawn(self, view: ClusterView, action: Any) -> None:
+        pod_name: str = action.pod
+        running = self.tasks.get(pod_name)
+        if running is not None and not running.done():
+            return
+        kind = type(action).__name__.lower()
+        self.memory.inflight[pod_name] = kind
+        task = asyncio.get_running_loop().create_task(self._command(view, action, kind))
+        self.tasks[pod_name] = task
+
+    async def _command(self, view: ClusterView, action: Any, kind: str) -> None:
+        pod = view.pods.get(action.pod)
+        try:
+            if pod is None or not pod.ip:
+                return
+            host, port = pod.ip, view.agent_port
+            result: Any
+            if isinstance(action, Promote):
+                result = await self.client.promote(host, port, action.lease_ttl)
+                self.memory.lease_renewed_at = self.clock()
+            elif isinstance(action, Follow | Rebuild):
+                peer = view.pods.get(action.peer)
+                if peer is None or not peer.ip:
+                    self.log.info("peer has no address yet", pod=action.pod, peer=action.peer)
+                    return
+                call = self.client.follow if isinstance(action, Follow) else self.client.rebuild
+                result = await call(host, port, peer.ip, view.peer_port, action.peer)
+            elif isinstance(action, SetReplication):
+                result = await self.client.replication(host, port, action.mode, action.standby)
+            elif isinstance(action, Stop):
+                result = await self.client.stop(host, port)
+            else:
+                result = await self.client.start(host, port)
+            if isinstance(result, Unknown):
+                self.log.warning("command failed", command=kind, pod=action.pod, error=result.error)
+            else:
+                self.log.info(
+                    "command done", command=kind, pod=action.pod, changed=result.changed,
+                    message=result.message,
+                )  # fmt: skip
+        except Exception as exc:  # a task must never die silently
+            self.log.error("command crashed", command=kind, pod=action.pod, error=repr(exc))
+        finally:
+            self.memory.inflight.pop(action.pod, None)
+
+    async def close(self) -> None:
+        tasks = [t for t in self.tasks.values() if not t.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,133 @@
+"""The HA polling loop of one ZenithCluster: read, poll, decide, apply, wait.
+
+The loop never dies: every cycle catches everything and reports it. A restarted
+operator resumes from the status (the `Memory` starts empty: unknown lease grant time is
+taken as the restart time, see ha/plan.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+
+import aiohttp
+
+from zenith_operator import naming
+from zenith_operator.api.spec import SpecError
+from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
+from zenith_operator.controller.executor import Executor
+from zenith_operator.controller.observe import Memory, poll, read_cluster
+from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.ha.decide import decide
+from zenith_operator.resources.workload import new_token
+
+DEFAULT_INTERVAL = 10.0
+
+
+def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
+    """Blocking: the agent token from the cluster's Secret, created here if missing.
+
+    The reconciler normally creates it; creating it here too (idempotently, same name,
+    owned by the cluster) only matters when the HA loop runs first.
+    """
+    meta = body["metadata"]
+    ns, cluster = meta.get("namespace"), meta["name"]
+    ref = Ref("v1", "Secret", naming.agent_secret_name(cluster), ns)
+    secret = kube.get(ref)
+    if secret is None:
+        owner = {
+            "apiVersion": body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
+            "kind": naming.KIND,
+            "name": cluster,
+            "uid": meta.get("uid"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        token = base64.b64encode(new_token().encode()).decode()
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": ref.name,
+                "namespace": ns,
+                "labels": naming.common_labels(cluster),
+                "ownerReferences": [owner],
+            },
+            "type": "Opaque",
+            "data": {naming.AGENT_TOKEN_KEY: token},
+        }
+        try:
+            secret = kube.create(obj)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            secret = kube.get(ref) or obj
+    raw = (secret.get("data") or {}).get(naming.AGENT_TOKEN_KEY, "")
+    return base64.b64decode(raw).decode().strip()
+
+
+class HaLoop:
+    def __init__(self, kube: Kube, namespace: str, name: str, log: Any) -> None:
+        self.kube = kube
+        self.ref = Ref(f"{naming.GROUP}/{naming.VERSION}", naming.KIND, name, namespace)
+        self.log = log
+        self.memory = Memory()
+        self.token: str | None = None
+        self.last_reason: str | None = None
+
+    async def run(self, stopped: Any) -> None:
+        async with aiohttp.ClientSession() as session:
+            client = AgentClient(session, None)
+            executor = Executor(self.kube, client, self.memory, self.log)
+            try:
+                while not stopped:
+                    began = time.monotonic()
+                    interval = DEFAULT_INTERVAL
+                    try:
+                        interval = await self.cycle(client, executor)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the loop never dies
+                        self.log.exception("ha cycle failed", error=repr(exc))
+                    delay = max(0.05, interval - (time.monotonic() - began))
+                    await stopped.wait(delay)
+            finally:
+                await executor.close()
+
+    async def cycle(self, client: AgentClient, executor: Executor) -> float:
+        body = await asyncio.to_thread(self.kube.get, self.ref)
+        if body is None:
+            return DEFAULT_INTERVAL
+        try:
+            view = await asyncio.to_thread(read_cluster, self.kube, body)
+        except SpecError as exc:
+            self.log.warning("invalid spec: HA paused", field=exc.path, error=exc.message)
+            return DEFAULT_INTERVAL
+        interval = view.settings.polling_interval
+        client.status_timeout = max(0.2, min(STATUS_TIMEOUT, interval / 2))
+        if self.token is None:
+            self.token = await asyncio.to_thread(ensure_agent_token, self.kube, body)
+            client.token = self.token
+        m = self.memory
+        if m.status is None:
+            m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
+            m.written = m.status.model_copy(deep=True)
+        now = time.time()
+        obs = await poll(view, client, m, now)
+        if any(o.error and "HTTP 401" in o.error for o in obs.instances):
+            self.token = None  # rotated Secret: read it again next cycle
+        decision = decide(m.status, obs, now)
+        if decision.reason != self.last_reason or decision.state.value != m.status.state:
+            self.log.info(
+                "ha decision",
+                state=decision.state.value,
+                reason=decision.reason,
+                actions=[type(a).__name__ for a in decision.actions],
+            )
+            self.last_reason = decision.reason
+        if await executor.apply(view, decision):
+            m.status = decision.status
+        return interval

@@ -1,0 +1,145 @@
+"""One poll: the cluster's pods from the API and every agent's status, concurrently.
+
+Also the small per-cluster memory a running operator keeps between polls (last good
+answer per instance, last lease grant) and the spec -> `ha.Settings` reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zenith_operator import naming
+from zenith_operator.api.spec import ZenithClusterSpec, parse_spec
+from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.controller.agent_client import AgentClient, Unknown
+from zenith_operator.controller.reconcile_kube import Kube
+from zenith_operator.ha import SWITCHOVER_ANNOTATION
+from zenith_operator.ha.model import InstanceObservation, Observations, Settings
+from zenith_operator.ha.states import FailoverPolicy
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    name: str
+    uid: str | None
+    ip: str | None
+    phase: str | None
+    ready: bool
+    deleting: bool
+    role_label: str | None
+
+    @classmethod
+    def of(cls, pod: Mapping[str, Any]) -> PodInfo:
+        meta = pod.get("metadata") or {}
+        status = pod.get("status") or {}
+        conditions = status.get("conditions") or []
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return cls(
+            name=meta.get("name", ""),
+            uid=meta.get("uid"),
+            ip=status.get("podIP"),
+            phase=status.get("phase"),
+            ready=ready,
+            deleting=bool(meta.get("deletionTimestamp")),
+            role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
+        )
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What one cycle read from the API: the object, its parsed spec and pods."""
+
+    body: dict[str, Any]
+    spec: ZenithClusterSpec
+    settings: Settings
+    pods: dict[str, PodInfo]
+
+    @property
+    def agent_port(self) -> int:
+        return self.spec.zenith_spec.ports.agent
+
+    @property
+    def peer_port(self) -> int:
+        return self.spec.zenith_spec.ports.listen
+
+
+@dataclass
+class Memory:
+    """What this operator process remembers about one cluster between polls."""
+
+    started_at: float = field(default_factory=time.time)
+    last_ok: dict[str, float] = field(default_factory=dict)
+    lease_renewed_at: float | None = None
+    status: ZenithClusterStatus | None = None  # latest decided status
+    written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
+    inflight: dict[str, str] = field(default_factory=dict)
+
+
+def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
+    z = spec.zenith_spec
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return Settings(
+        replicas=z.replicas,
+        polling_interval=float(z.polling_interval),
+        unreachable_timeout=z.unreachable_timeout,
+        failover_policy=FailoverPolicy(z.failover_policy.value),
+        stopped=z.stopped,
+        generation=meta.get("generation"),
+        resume_token=annotations.get(naming.RESUME_ANNOTATION),
+        switchover_to=annotations.get(SWITCHOVER_ANNOTATION),
+    )
+
+
+def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
+    """Blocking (run in a thread): spec parsing and the pod list. Raises SpecError."""
+    meta = body.get("metadata") or {}
+    name, namespace = meta["name"], meta.get("namespace")
+    spec = parse_spec(body.get("spec"))
+    items = kube.list("v1", "Pod", namespace, naming.selector_labels(name))
+    pods = {p.name: p for p in map(PodInfo.of, items)}
+    return ClusterView(body=body, spec=spec, settings=settings_of(body, spec), pods=pods)
+
+
+async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: float) -> Observations:
+    name = view.body["metadata"]["name"]
+    names = [naming.pod_name(name, i) for i in range(view.settings.replicas)]
+
+    async def one(ordinal: int, pod_name: str) -> InstanceObservation:
+        pod = view.pods.get(pod_name)
+        if pod is None:
+            return InstanceObservation(name=pod_name, ordinal=ordinal, pod_exists=False)
+        if not pod.ip:
+            answer: Any = Unknown("pod has no IP yet")
+        else:
+            answer = await client.status(pod.ip, view.agent_port)
+        ok = not isinstance(answer, Unknown)
+        if ok:
+            memory.last_ok[pod_name] = now
+        return InstanceObservation(
+            name=pod_name,
+            ordinal=ordinal,
+            pod_exists=True,
+            pod_uid=pod.uid,
+            pod_phase=pod.phase,
+            pod_ready=pod.ready,
+            pod_deleting=pod.deleting,
+            pod_ip=pod.ip,
+            role_label=pod.role_label,
+            agent=answer if ok else None,
+            error=answer.error if isinstance(answer, Unknown) else None,
+            last_ok=memory.last_ok.get(pod_name),
+            inflight=memory.inflight.get(pod_name),
+        )
+
+    instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
+    return Observations(
+        settings=view.settings,
+        instances=tuple(instances),
+        started_at=memory.started_at,
+        lease_renewed_at=memory.lease_renewed_at,
+    )
