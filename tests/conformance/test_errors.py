@@ -122,3 +122,107 @@ def test_pod_without_containers_is_invalid(api_client: ApiClient, ns: str) -> No
     assert status == 422
     fields = [c["field"] for c in body["details"]["causes"]]
     assert "spec.containers" in fields
+
+
+def _workload(kind: str, labels: dict[str, str]) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "replicas": 0,
+        "selector": {"matchLabels": {"app": "x"}},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+        },
+    }
+    if kind == "statefulsets":
+        spec["serviceName"] = "x"
+    return {"metadata": {"name": "w"}, "spec": spec}
+
+
+def test_workload_selector_must_match_template(api_client: ApiClient, ns: str) -> None:
+    for kind, word in (("statefulsets", "StatefulSet"), ("deployments", "Deployment")):
+        status, body = raw(
+            api_client,
+            "POST",
+            f"/apis/apps/v1/namespaces/{ns}/{kind}",
+            _workload(kind, {"app": "y"}),
+        )
+        assert status == 422
+        assert body["message"] == (
+            f'{word}.apps "w" is invalid: spec.template.metadata.labels: Invalid value: '
+            'map[string]string{"app":"y"}: `selector` does not match template `labels`'
+        )
+
+
+def test_pod_spec_is_mostly_immutable(api_client: ApiClient, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/pods"
+    raw(
+        api_client,
+        "POST",
+        base,
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}},
+    )
+    status, body = raw(
+        api_client,
+        "PATCH",
+        f"{base}/p",
+        {"spec": {"hostname": "other"}},
+        "application/merge-patch+json",
+    )
+    assert status == 422
+    assert body["details"]["causes"][0]["field"] == "spec"
+    assert body["details"]["causes"][0]["reason"] == "FieldValueForbidden"
+    assert "pod updates may not change fields other than" in body["message"]
+    status, _ = raw(
+        api_client,
+        "PATCH",
+        f"{base}/p",
+        {"spec": {"containers": [{"name": "c", "image": "i:2"}]}},
+        "application/strategic-merge-patch+json",
+    )
+    assert status == 200
+
+
+def test_statefulset_spec_is_mostly_immutable(api_client: ApiClient, ns: str) -> None:
+    base = f"/apis/apps/v1/namespaces/{ns}/statefulsets"
+    raw(api_client, "POST", base, _workload("statefulsets", {"app": "x"}))
+    status, body = raw(
+        api_client,
+        "PATCH",
+        f"{base}/w",
+        {"spec": {"serviceName": "other"}},
+        "application/merge-patch+json",
+    )
+    assert status == 422
+    assert body["message"] == (
+        'StatefulSet.apps "w" is invalid: spec: Forbidden: updates to statefulset spec for '
+        "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+        "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+    )
+    status, _ = raw(
+        api_client, "PATCH", f"{base}/w", {"spec": {"replicas": 2}}, "application/merge-patch+json"
+    )
+    assert status == 200
+
+
+def test_service_cluster_ip_kept_on_update(api_client: ApiClient, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/services"
+    _, svc = raw(
+        api_client, "POST", base, {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    ip = svc["spec"]["clusterIP"]
+    status, out = raw(
+        api_client,
+        "PUT",
+        f"{base}/s",
+        {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 81}]}},
+    )
+    assert status == 200 and out["spec"]["clusterIP"] == ip
+    status, body = raw(
+        api_client,
+        "PATCH",
+        f"{base}/s",
+        {"spec": {"clusterIP": "None", "clusterIPs": ["None"]}},
+        "application/merge-patch+json",
+    )
+    assert status == 422
+    assert body["details"]["causes"][0]["field"] == "spec.clusterIPs[0]"

@@ -112,25 +112,46 @@ def test_json_patch_inapplicable_is_422(api_client: ApiClient, ns: str) -> None:
     assert status == 422 and body["reason"] == "Invalid"
 
 
+def _sts(api_client: ApiClient, ns: str) -> str:
+    base = f"/apis/apps/v1/namespaces/{ns}/statefulsets"
+    pod = _pod()
+    sts = {
+        "metadata": {"name": "s", "labels": pod["metadata"]["labels"]},
+        "spec": {
+            "replicas": 0,
+            "serviceName": "s",
+            "selector": {"matchLabels": {"app": "s"}},
+            "template": {"metadata": {"labels": {"app": "s"}}, "spec": pod["spec"]},
+        },
+    }
+    status, body = raw(api_client, "POST", base, sts)
+    assert status == 201, body
+    return f"{base}/s"
+
+
 def test_strategic_merge_keyed_lists(api_client: ApiClient, ns: str) -> None:
-    base = f"/api/v1/namespaces/{ns}/pods"
-    raw(api_client, "POST", base, _pod())
+    path = _sts(api_client, ns)
     patch = {
         "metadata": {"labels": {"a": None}},
         "spec": {
-            "containers": [
-                {
-                    "name": "main",
-                    "image": "img:2",
-                    "env": [{"name": "B", "value": "22"}, {"name": "C", "value": "3"}],
-                },
-            ],
-            "tolerations": [{"key": "other", "operator": "Exists"}],
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "img:2",
+                            "env": [{"name": "B", "value": "22"}, {"name": "C", "value": "3"}],
+                        },
+                    ],
+                    "tolerations": [{"key": "other", "operator": "Exists"}],
+                }
+            }
         },
     }
-    status, obj = raw(api_client, "PATCH", f"{base}/p", patch, SMP)
+    status, obj = raw(api_client, "PATCH", path, patch, SMP)
     assert status == 200, obj
-    containers = obj["spec"]["containers"]
+    pod_spec = obj["spec"]["template"]["spec"]
+    containers = pod_spec["containers"]
     assert [c["name"] for c in containers] == ["main", "side"]
     assert containers[0]["image"] == "img:2"
     assert containers[0]["env"] == [
@@ -139,24 +160,21 @@ def test_strategic_merge_keyed_lists(api_client: ApiClient, ns: str) -> None:
         {"name": "C", "value": "3"},
     ]
     assert containers[0]["ports"][0]["containerPort"] == 80
-    assert obj["spec"]["tolerations"] == [{"key": "other", "operator": "Exists"}]
+    assert pod_spec["tolerations"] == [{"key": "other", "operator": "Exists"}]
     assert obj["metadata"]["labels"] == {"b": "2"}
 
 
+def test_strategic_merge_on_pod_image(api_client: ApiClient, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/pods"
+    raw(api_client, "POST", base, _pod())
+    patch = {"spec": {"containers": [{"name": "side", "image": "side:2"}]}}
+    status, obj = raw(api_client, "PATCH", f"{base}/p", patch, SMP)
+    assert status == 200, obj
+    assert [c["image"] for c in obj["spec"]["containers"]] == ["img:1", "side:2"]
+
+
 def test_strategic_merge_directives(api_client: ApiClient, ns: str) -> None:
-    base = f"/apis/apps/v1/namespaces/{ns}/statefulsets"
-    pod = _pod()
-    sts = {
-        "metadata": {"name": "s"},
-        "spec": {
-            "replicas": 0,
-            "serviceName": "s",
-            "selector": {"matchLabels": {"app": "s"}},
-            "template": {"metadata": {"labels": {"app": "s"}}, "spec": pod["spec"]},
-        },
-    }
-    status, _ = raw(api_client, "POST", base, sts)
-    assert status == 201
+    path = _sts(api_client, ns)
     patch = {
         "spec": {
             "template": {
@@ -169,7 +187,7 @@ def test_strategic_merge_directives(api_client: ApiClient, ns: str) -> None:
             }
         }
     }
-    status, obj = raw(api_client, "PATCH", f"{base}/s", patch, SMP)
+    status, obj = raw(api_client, "PATCH", path, patch, SMP)
     assert status == 200, obj
     containers = obj["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["main"]
@@ -181,7 +199,7 @@ def test_strategic_merge_directives(api_client: ApiClient, ns: str) -> None:
             }
         }
     }
-    status, obj = raw(api_client, "PATCH", f"{base}/s", patch, SMP)
+    status, obj = raw(api_client, "PATCH", path, patch, SMP)
     assert status == 200, obj
     assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["only"]
 

@@ -20,6 +20,7 @@ from .crds import CrdManager
 from .gc import Collector
 from .resources import Registry
 from .rest import Api, Ctx
+from .rules import RULES
 from .server import App
 from .storage import Store
 
@@ -46,6 +47,7 @@ class ApiServer:
         self.api = Api(self.store, self.registry)
         self.collector = Collector(self.api)
         self.crds = CrdManager(self.api)
+        self.api.prepare_hooks.update(RULES)
         self.app = App(self.api, bookmark_interval)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -29,7 +29,7 @@ def _rules(s: Any, path: str) -> list[tuple[str, str]]:
     return out
 
 
-def validate_crd(obj: Obj, old: Obj | None) -> list[FieldError]:
+def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
     """The checks clients hit in practice, worded as the real server words them."""
     spec = obj.setdefault("spec", {})
     names = spec.setdefault("names", {})

@@ -23,12 +23,18 @@ _TYPES = {
 _NO_VALUE = {"required", "forbidden", "toolong"}
 
 
+class GoRepr(str):
+    """A bad value already spelled as Go's %#v (maps, slices): printed as is."""
+
+
 def go_value(value: Any) -> str:
     """Format a bad value as Go's field.Error.ErrorBody does (%v for scalars, %q for strings)."""
     if value is None:
         return '"null"'
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, GoRepr):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):

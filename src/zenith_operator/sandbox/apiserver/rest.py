@@ -36,6 +36,7 @@ class Ctx:
 
     query: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    internal: bool = False  # a controller's write (e.g. pods/binding): skips update rules
 
     @property
     def dry_run(self) -> bool:
@@ -51,7 +52,7 @@ class Api:
         self.ips = defaults.ServiceIPs()
         # Hooks the CRD manager and garbage collector install.
         self.prepare_hooks: dict[
-            tuple[str, str], Callable[[Obj, Obj | None], list[FieldError]]
+            tuple[str, str], Callable[[Obj, Obj | None, Ctx], list[FieldError]]
         ] = {}
         self.custom_prepare: Callable[[ResourceType, Obj, Obj | None, Ctx], list[FieldError]] = (
             lambda _rt, _obj, _old, _ctx: []
@@ -94,7 +95,7 @@ class Api:
         elif (defaulter := defaults.DEFAULTERS.get(rt.key)) is not None:
             errs += defaulter(obj, create)
         if (hook := self.prepare_hooks.get(rt.key)) is not None:
-            errs += hook(obj, old)
+            errs += hook(obj, old, ctx)
         if rt.custom:
             errs += self.custom_prepare(rt, obj, old, ctx)
         if errs:

@@ -201,7 +201,7 @@ class App:
             )
         new = meta.deep(pod)
         new["spec"]["nodeName"] = node
-        api.update(rt, r.namespace or "", r.name, new, "", ctx)
+        api.update(rt, r.namespace or "", r.name, new, "", Ctx(ctx.query, internal=True))
         return {
             "kind": "Status",
             "apiVersion": "v1",
