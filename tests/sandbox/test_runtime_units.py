@@ -133,13 +133,12 @@ def test_env_resolution_expansion_and_rewrite() -> None:
 
 def test_container_argv_maps_our_executable() -> None:
     argv = container_argv(
-        {"command": ["zenith-operator", "agent"], "args": ["$(X)"]},
-        {"X": "/etc/zenith/y"},
-        [("/etc/zenith", Path("/h"))],
+        {"command": ["zenith-operator", "agent"], "args": ["$(X)", "/etc/zenith/y"]},
+        {"X": "/h/y"},
     )
-    assert argv[1:] == ["-m", "zenith_operator", "agent", "/h/y"]
+    assert argv[1:] == ["-m", "zenith_operator", "agent", "/h/y", "/etc/zenith/y"]
     with pytest.raises(vol.VolumeError):
-        container_argv({"image": "postgres"}, {}, [])
+        container_argv({"image": "postgres"}, {})
 
 
 def test_probe_thresholds() -> None:

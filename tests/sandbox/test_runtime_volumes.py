@@ -123,3 +123,64 @@ def test_projected_downward_and_env_rewrite(sandbox: Sandbox, kube: Kube, ns: st
     kube.delete(PODS, ns, "vols")
     eventually(lambda: kube.get(PODS, ns, "vols") is None, what="pod gone")
     assert not conf.exists()  # the pod directory is cleaned
+
+
+def test_init_containers_exec_tcp_probes_and_run_to_completion(
+    sandbox: Sandbox, kube: Kube, ns: str
+) -> None:
+    init = {
+        "name": "init",
+        "image": "i",
+        "command": ["sh", "-c", "echo done > $DIR/init"],
+        "env": [{"name": "DIR", "value": "/work"}],
+        "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+    }
+    main = app_container(
+        env=[*app_container()["env"], {"name": "W", "value": "/work"}],
+        volumeMounts=[
+            {"name": "data", "mountPath": "/data"},
+            {"name": "work", "mountPath": "/work"},
+        ],
+        readinessProbe={"exec": {"command": ["sh", "-c", "test -f $W/init"]}, "periodSeconds": 1},
+        livenessProbe={"tcpSocket": {"port": "http"}, "periodSeconds": 1},
+        startupProbe={"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+    )
+    volumes = [{"name": "data", "emptyDir": {}}, {"name": "work", "emptyDir": {}}]
+    kube.create(
+        PODS,
+        ns,
+        {
+            "metadata": {"name": "withinit"},
+            "spec": {"initContainers": [init], "containers": [main], "volumes": volumes},
+        },
+    )
+    pod = eventually(
+        lambda: pod_ready(p := kube.get(PODS, ns, "withinit")) and p, what="ready after init"
+    )
+    (ics,) = pod["status"]["initContainerStatuses"]
+    assert ics["state"]["terminated"]["exitCode"] == 0
+    assert ics["state"]["terminated"]["reason"] == "Completed"
+    conds = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+    assert conds["Initialized"] == "True"
+    assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
+
+    job = {"name": "once", "image": "j", "command": ["sh", "-c", "exit 0"]}
+    kube.create(
+        PODS,
+        ns,
+        {"metadata": {"name": "once"}, "spec": {"restartPolicy": "Never", "containers": [job]}},
+    )
+    eventually(
+        lambda: kube.get(PODS, ns, "once")["status"].get("phase") == "Succeeded", what="Succeeded"
+    )
+    failing = {"name": "bad", "image": "j", "command": ["sh", "-c", "exit 3"]}
+    kube.create(
+        PODS,
+        ns,
+        {"metadata": {"name": "bad"}, "spec": {"restartPolicy": "Never", "containers": [failing]}},
+    )
+    bad = eventually(
+        lambda: (p := kube.get(PODS, ns, "bad"))["status"].get("phase") == "Failed" and p,
+        what="Failed",
+    )
+    assert bad["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3

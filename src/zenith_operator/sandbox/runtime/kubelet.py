@@ -59,11 +59,10 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def container_argv(
-    container: Obj, env: dict[str, str], mounts: list[tuple[str, Path]]
-) -> list[str]:
-    """command + args with $(VAR) expanded; the `zenith-operator` executable is this
-    Python's module; arguments equal to or under a mountPath are rewritten like env."""
+def container_argv(container: Obj, env: dict[str, str]) -> list[str]:
+    """command + args with $(VAR) expanded from the (rewritten) env; the `zenith-operator`
+    executable is this Python's module. Arguments themselves are not path-rewritten
+    (only env is, per docs/dev/contracts.md): refer to mounted files through env."""
     argv = [vol.expand(str(a), env) for a in (container.get("command") or [])]
     argv += [vol.expand(str(a), env) for a in (container.get("args") or [])]
     if not argv:
@@ -72,7 +71,7 @@ def container_argv(
         )
     if argv[0] == "zenith-operator":
         argv = [sys.executable, "-m", "zenith_operator", *argv[1:]]
-    return [argv[0], *(vol.rewrite_path(a, mounts) for a in argv[1:])]
+    return argv
 
 
 class IpPool:
@@ -498,7 +497,7 @@ class PodWorker:
         env["HOME"] = str(self.dir)
         env.update(vol.rewrite_env(spec_env, mounts))
         env["ZENITH_SANDBOX"] = "1"
-        argv = container_argv(run.spec, env | spec_env, mounts)
+        argv = container_argv(run.spec, env)
         return env, argv
 
     def _identity(self, container: Obj) -> tuple[int | None, int | None, list[int] | None]:
