@@ -485,3 +485,21 @@ def test_delete_with_delete_policy_removes_pvcs_and_local_pvs(operator: Operator
     )
     # The shared StorageClass stays.
     assert operator.get("StorageClass", "local", "storage.k8s.io/v1") is not None
+
+
+def test_released_local_pv_is_made_available_to_its_claim_again(operator: Operator) -> None:
+    """A PV kept (Retain) from a deleted incarnation is re-offered to the same claim name."""
+    operator.apply_file(ROOT / "examples" / "local-storage.yaml")
+    pv = f"zenith-{NS}-local-0"
+    eventually(lambda: operator.get("PersistentVolume", pv), RECONCILE_TIMEOUT, "the PV")
+    # What the PV controller leaves behind after the old claim was deleted.
+    ref = Ref("v1", "PersistentVolume", pv, None)
+    operator.kube.patch(ref, {"spec": {"claimRef": {"uid": "old-claim-uid"}}})
+    operator.kube.patch(ref, {"status": {"phase": "Released"}}, subresource="status")
+    eventually(
+        lambda: "uid" not in (operator.get("PersistentVolume", pv) or {})["spec"]["claimRef"],
+        RECONCILE_TIMEOUT,
+        "the stale claimRef uid removed",
+    )
+    claim = (operator.get("PersistentVolume", pv) or {})["spec"]["claimRef"]
+    assert claim["name"] == "data-local-0" and claim["namespace"] == NS

@@ -15,7 +15,12 @@ from typing import Any
 from zenith_operator import naming
 from zenith_operator.api.cluster import ClusterRef, from_body
 from zenith_operator.api.spec import SpecError
-from zenith_operator.controller.reconcile_apply import Applied, ConflictError, apply
+from zenith_operator.controller.reconcile_apply import (
+    IMMUTABLE_DETAIL,
+    Applied,
+    ConflictError,
+    apply,
+)
 from zenith_operator.controller.reconcile_conditions import (
     RESOURCES_READY,
     SPEC_VALID,
@@ -23,6 +28,7 @@ from zenith_operator.controller.reconcile_conditions import (
     set_condition,
 )
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.controller.reconcile_storage import release_stale_claim
 from zenith_operator.controller.spec_errors import check_static, read_sources
 from zenith_operator.resources import desired
 from zenith_operator.resources.workload import agent_token_secret, new_token
@@ -42,7 +48,7 @@ class Result:
 
     @property
     def immutable(self) -> list[Applied]:
-        return [a for a in self.applied if a.detail and a.action in ("immutable", "patched")]
+        return [a for a in self.applied if a.detail.startswith(IMMUTABLE_DETAIL)]
 
 
 def ensure_token_secret(kube: Kube, ref: ClusterRef) -> Applied:
@@ -76,6 +82,8 @@ def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     applied = [ensure_token_secret(kube, cluster.ref)]
     for obj in want.cluster_scoped:
         applied.append(apply(kube, obj, owned=obj["kind"] != "StorageClass"))
+        if obj["kind"] == "PersistentVolume" and release_stale_claim(kube, obj):
+            applied.append(Applied(Ref.of(obj), "patched", "released for its claim again"))
     for obj in want.namespaced:
         applied.append(apply(kube, obj))
     return applied

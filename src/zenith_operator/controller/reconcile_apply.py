@@ -25,6 +25,7 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "PersistentVolume": ("local", "nodeAffinity", "claimRef", "capacity", "storageClassName"),
     "StorageClass": ("provisioner", "volumeBindingMode", "reclaimPolicy"),
 }
+IMMUTABLE_DETAIL = "immutable fields differ"
 QUANTITY_KEYS = {"resources", "capacity", "requests", "limits"}
 
 
@@ -155,7 +156,7 @@ def apply(kube: Kube, desired: dict[str, Any], owned: bool = True) -> Applied:
     patchable, frozen = _without_immutable(desired["kind"], part)
     detail = ""
     if frozen and not contains(current.get("spec", current), frozen):
-        detail = f"immutable fields differ: {', '.join(sorted(frozen))}"
+        detail = f"{IMMUTABLE_DETAIL}: {', '.join(sorted(frozen))}"
     last = stamped["metadata"]["annotations"][LAST_APPLIED]
     if contains(current, patchable) and annotations.get(LAST_APPLIED) == last:
         return Applied(ref, "immutable" if detail else "unchanged", detail)
