@@ -125,3 +125,25 @@ def test_rebuild_falls_back_to_clone(need_pg: None) -> None:
         b.start()
         wait_for("standby resumes streaming", lambda: b.status()["replication"]["receiving"])
         assert b.status()["role"] == "standby"
+
+
+def test_sync_standby_lost_then_async_releases_commits(pair: tuple[Pod, Pod]) -> None:
+    """With the only sync standby gone every commit waits; switching to async (what the
+    operator does in StandbyDown) releases the waiting commits and keeps writes flowing."""
+    a, b = pair
+    make_table(a)
+    writer = Writer(lambda: a.dsn())
+    writer.start()
+    writer.wait_acked(50)
+    b.kill()  # the standby's pod dies
+    wait_for("active sees no standby", lambda: not a.status()["replication"]["peers"])
+    stalled = len(writer.acked)
+    with pytest.raises(AssertionError):
+        writer.wait_acked(1, timeout=0.5)  # commits are blocked waiting for the standby
+    assert len(writer.acked) <= stalled + 1
+    result = a.call("/v1/replication", {"mode": "async"})
+    assert result["changed"] is True
+    assert result["status"]["replication"]["mode"] == "async"
+    writer.wait_acked(50)
+    acked = writer.finish()
+    assert set(acked) <= ids_on(a)
