@@ -45,6 +45,7 @@ PLACEHOLDERS = frozenset(
     }
 )
 MARKER = ".zenith-initialised"
+STATUS_TIMEOUT = 5.0
 
 
 class StatusOutput(BaseModel):
@@ -114,7 +115,9 @@ class CommandEngine:
         values.update(extra)
         return values
 
-    async def _run(self, op: str, template: str | None, **extra: str) -> str:
+    async def _run(
+        self, op: str, template: str | None, *, timeout: float | None = None, **extra: str
+    ) -> str:
         if template is None:
             raise EngineError(f"no '{op}' command configured in agent.yaml")
         cmd = render(template, self._values(**extra))
@@ -127,12 +130,13 @@ class CommandEngine:
             start_new_session=True,  # so a timeout kills the whole pipeline
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
+            limit = timeout or self.timeout
+            out, err = await asyncio.wait_for(proc.communicate(), limit)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
-            raise EngineError(f"{op} command timed out after {self.timeout:.0f}s") from None
+            raise EngineError(f"{op} command timed out after {limit:.0f}s") from None
         if proc.returncode != 0:
             tail = " ".join(err.decode(errors="replace").strip().splitlines()[-3:])
             raise EngineError(f"{op} command exited {proc.returncode}: {tail}")
@@ -228,7 +232,10 @@ class CommandEngine:
 
     async def status(self) -> EngineStatus:
         try:
-            out = await self._run("status", self.commands.status)
+            # polls must stay fast: status gets at most STATUS_TIMEOUT seconds
+            out = await self._run(
+                "status", self.commands.status, timeout=min(self.timeout, STATUS_TIMEOUT)
+            )
             data: Any = StatusOutput.model_validate_json(out.strip() or "{}")
         except EngineError as exc:
             return EngineStatus(DatabaseState.UNKNOWN, error=str(exc))
