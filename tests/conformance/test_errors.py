@@ -226,3 +226,14 @@ def test_service_cluster_ip_kept_on_update(api_client: ApiClient, ns: str) -> No
     )
     assert status == 422
     assert body["details"]["causes"][0]["field"] == "spec.clusterIPs[0]"
+
+
+def test_create_with_resource_version_is_500(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(
+        api_client,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"metadata": {"name": "a", "resourceVersion": "12"}},
+    )
+    assert status == 500
+    assert body["message"] == "resourceVersion should not be set on objects to be created"

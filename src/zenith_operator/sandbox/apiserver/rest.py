@@ -175,6 +175,7 @@ class Api:
                 )
             m["name"] = meta.generate_name(m["generateName"])
         self._namespace_ok(rt, namespace, m["name"])
+        given_rv = str(m.get("resourceVersion") or "")
         for key in (
             "resourceVersion",
             "deletionTimestamp",
@@ -191,6 +192,8 @@ class Api:
         if rt.has_status and rt.custom:
             obj.pop("status", None)
         self._prepare(rt, obj, None, ctx)
+        if given_rv.isdigit() and int(given_rv) > 0:  # etcd3 store.Create, a plain 500
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
         if self.store.get(rt.key, m.get("namespace", ""), m["name"]) is not None:
             raise errors.already_exists(rt, m["name"])
         return self.out(rt, self._store(rt, obj, None, ctx))
