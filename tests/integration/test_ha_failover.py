@@ -1,0 +1,283 @@
+"""HA end to end: the real operator process, the API emulator, agents faked over HTTP.
+
+There is no kubelet: the test plays it (a `PodKeeper` thread creates the pods with
+their IPs, finishes deletions and recreates deleted pods, like a StatefulSet would),
+and the database is the fake agents' model (fake_agent.py). Timers are small
+(pollingInterval 1, unreachableTimeout 4); every wait is a poll against a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from fake_agent import FakePair
+from kubernetes import config
+
+from zenith_operator import naming
+from zenith_operator.api import crd
+from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.ha import timing
+from zenith_operator.wire import Role
+
+pytestmark = pytest.mark.integration
+
+NS = "ha-test"
+NAME = "ha"
+GV = f"{naming.GROUP}/{naming.VERSION}"
+PODS = [naming.pod_name(NAME, 0), naming.pod_name(NAME, 1)]
+TIMEOUT = 4
+STARTUP = 30.0
+CONVERGE = 40.0
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except KubeError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        pause.wait(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+class PodKeeper:
+    """Plays kubelet + StatefulSet for the two pods: IPs, deletions, recreation."""
+
+    def __init__(self, kube: Kube, fakes: FakePair) -> None:
+        self.kube = kube
+        self.fakes = fakes
+        self.stop = threading.Event()
+        self.deleted: list[str] = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(KubeError):
+                self.sync()
+            self.stop.wait(0.1)
+
+    def sync(self) -> None:
+        for pod in PODS:
+            ref = Ref("v1", "Pod", pod, NS)
+            obj = self.kube.get(ref)
+            if obj is not None and obj["metadata"].get("deletionTimestamp"):
+                self.fakes.crash(pod)  # the kubelet kills the containers...
+                self.kube.request(
+                    "DELETE", f"/api/v1/namespaces/{NS}/pods/{pod}", {"gracePeriodSeconds": 0}
+                )
+                self.deleted.append(pod)
+                continue
+            if obj is None:
+                self.create(pod)
+                self.fakes.revive(pod)  # ...and the new pod starts the agent again
+
+    def create(self, pod: str) -> None:
+        labels = {**naming.selector_labels(NAME), naming.CLUSTER_LABEL: NAME}
+        self.kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod, "namespace": NS, "labels": labels},
+                "spec": {"containers": [{"name": naming.CONTAINER_NAME, "image": "fake"}]},
+            }
+        )
+        ip = self.fakes.agents[pod].host
+        status = {"status": {"podIP": ip, "phase": "Running"}}
+        self.kube.patch(Ref("v1", "Pod", pod, NS), status, subresource="status")
+
+
+class Env:
+    def __init__(self, kube: Kube, fakes: FakePair, log: Path) -> None:
+        self.kube = kube
+        self.fakes = fakes
+        self.log = log
+
+    def cluster(self) -> dict[str, Any]:
+        obj = self.kube.get(Ref(GV, naming.KIND, NAME, NS))
+        assert obj is not None
+        return obj
+
+    def status(self) -> dict[str, Any]:
+        return self.cluster().get("status") or {}
+
+    def state_is(self, state: str, active: str | None = None) -> dict[str, Any] | None:
+        s = self.status()
+        if s.get("state") == state and (active is None or s.get("activeInstance") == active):
+            return s
+        return None
+
+    def condition(self, type_: str) -> str | None:
+        for c in self.status().get("conditions") or []:
+            if c.get("type") == type_:
+                return str(c.get("status"))
+        return None
+
+    def event_reasons(self) -> list[str]:
+        items = self.kube.request("GET", f"/api/v1/namespaces/{NS}/events").get("items") or []
+        return [
+            e.get("reason", "")
+            for e in items
+            if (e.get("involvedObject") or {}).get("kind") == naming.KIND
+        ]
+
+    def assert_loop_healthy(self) -> None:
+        text = self.log.read_text()
+        for bad in ("ha cycle failed", "command crashed", "status not written"):
+            assert bad not in text, f"operator log has {bad!r}"
+
+    def pod_role(self, pod: str) -> str | None:
+        obj = self.kube.get(Ref("v1", "Pod", pod, NS)) or {}
+        return ((obj.get("metadata") or {}).get("labels") or {}).get(naming.ROLE_LABEL)
+
+
+@pytest.fixture
+def env(kubeconfig: Path, tmp_path: Path) -> Iterator[Env]:
+    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": NS}})  # fmt: skip
+    kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.crd())
+    eventually(
+        lambda: kube.request("GET", f"/apis/{GV}/namespaces/{NS}/zenithclusters"),
+        STARTUP,
+        "the ZenithCluster CRD to be served",
+    )
+    fakes = FakePair(PODS).start()
+    keeper = PodKeeper(kube, fakes)
+    log_path = tmp_path / "operator.log"
+    env_vars = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    cmd = [sys.executable, "-m", "zenith_operator", "run", "--namespace", NS, "--standalone",
+           "--liveness", "none", "--verbose"]  # fmt: skip
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, env=env_vars, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        eventually(
+            lambda: "Initial authentication has finished" in log_path.read_text(),
+            STARTUP,
+            "the operator to start",
+        )
+        kube.create(
+            {
+                "apiVersion": GV,
+                "kind": naming.KIND,
+                "metadata": {"name": NAME, "namespace": NS},
+                "spec": {
+                    "zenithSpec": {
+                        "replicas": 2,
+                        "pollingInterval": 1,
+                        "unreachableTimeout": TIMEOUT,
+                        "ports": {"agent": fakes.port},
+                    }
+                },
+            }
+        )
+        keeper.thread.start()
+        yield Env(kube, fakes, log_path)
+    finally:
+        keeper.stop.set()
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        fakes.stop()
+        if keeper.thread.is_alive():
+            keeper.thread.join(5)
+
+
+def _normal(env: Env, active: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        env.fakes.write()
+        s = env.state_is("Normal", active)
+        return s if s and env.condition("Ready") == "True" else None
+
+    return eventually(check, CONVERGE, f"Normal with {active} active")
+
+
+def test_pair_initialises_then_fails_over_and_rebuilds(env: Env) -> None:
+    a0, a1 = (env.fakes.agents[p] for p in PODS)
+    s = _normal(env, PODS[0])
+    assert s["standbyInstance"] == PODS[1]
+    assert s["replicationMode"] == "sync" and s["replicationDegraded"] is False
+    assert a0.role == Role.ACTIVE and a1.role == Role.STANDBY and a1.upstream == PODS[0]
+    assert a0.sync_standby == PODS[1]
+    token = env.kube.get(Ref("v1", "Secret", naming.agent_secret_name(NAME), NS))
+    assert token is not None and a0.tokens and a1.tokens
+    eventually(lambda: env.pod_role(PODS[0]) == "active", 10, "role label active")
+    assert env.pod_role(PODS[1]) == "standby"
+
+    # Steady state: leases renewed, nothing written to the API.
+    rv = env.cluster()["metadata"]["resourceVersion"]
+    leases = a0.count("lease")
+    eventually(lambda: a0.count("lease") >= leases + 4, 15, "four lease renewals")
+    assert env.cluster()["metadata"]["resourceVersion"] == rv, "status written at steady state"
+
+    # The active is cut off from the operator; its database keeps running.
+    env.fakes.write()
+    acked = a0.position
+    last_lease = a0.lease_until
+    env.fakes.partition(PODS[0])
+    eventually(lambda: "ActiveDown" in env.event_reasons(), CONVERGE, "an ActiveDown event")
+    eventually(lambda: env.fakes.agents[PODS[1]].role == Role.ACTIVE, CONVERGE, "promotion")
+    promoted_at = a1.first("promote")
+    assert promoted_at is not None and last_lease is not None
+    assert a0.fenced, "the old active fenced itself before the promotion"
+    assert promoted_at >= last_lease, "promoted before the old active's lease ran out"
+    assert a1.position >= acked, "the promoted standby misses acknowledged writes"
+    assert a1.timeline == 2
+    eventually(lambda: "FailoverCompleted" in env.event_reasons(), 10, "FailoverCompleted")
+    assert "FailoverStarted" in env.event_reasons()
+
+    # The old active comes back: rebuilt as the standby of the new active, then sync.
+    env.fakes.heal(PODS[0])
+    s = _normal(env, PODS[1])
+    assert a0.count("rebuild") >= 1 and a0.role == Role.STANDBY and a0.upstream == PODS[1]
+    assert s["standbyInstance"] == PODS[0] and s["replicationMode"] == "sync"
+    assert a1.sync_standby == PODS[0]
+    assert env.pod_role(PODS[1]) == "active"
+    eventually(lambda: env.pod_role(PODS[0]) == "standby", 10, "old active labelled standby")
+    assert timing.promotion_not_before(0, TIMEOUT) == TIMEOUT + timing.LEASE_MARGIN_SECONDS
+    env.assert_loop_healthy()
+
+
+def test_standby_loss_goes_async_and_back_to_sync(env: Env) -> None:
+    a0, a1 = (env.fakes.agents[p] for p in PODS)
+    _normal(env, PODS[0])
+    env.fakes.crash(PODS[1])
+
+    def degraded() -> dict[str, Any] | None:
+        s = env.status()
+        return s if s.get("replicationDegraded") and a0.mode == "async" else None
+
+    s = eventually(degraded, CONVERGE, "the active switched to async")
+    assert s["state"] in ("StandbyPartiallyDown", "StandbyDown")
+    standby = next(i for i in s["instances"] if i["name"] == PODS[1])
+    assert standby["inSync"] is False
+    assert env.condition("Ready") == "False" and env.condition("Available") == "True"
+    assert env.condition("ReplicationHealthy") == "False"
+    before = a0.position
+    env.fakes.write()
+    assert a0.position > before, "the active keeps serving without its standby"
+
+    env.fakes.revive(PODS[1])
+    s = _normal(env, PODS[0])
+    assert s["replicationDegraded"] is False and a0.mode == "sync"
+    assert a1.position == a0.position
+    reasons = env.event_reasons()
+    assert "ReplicationDegraded" in reasons and "ReplicationRestored" in reasons
+    env.assert_loop_healthy()
