@@ -74,7 +74,10 @@ def test_delete_answers_status_or_object(api_client: ApiClient, ns: str) -> None
     assert status == 200
     assert body["kind"] == "Status" and body["status"] == "Success"
     assert body["details"]["name"] == "a" and body["details"]["kind"] == "configmaps"
-    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i"}]},
+    }
     raw(api_client, "POST", f"/api/v1/namespaces/{ns}/pods", pod)
     status, body = raw(api_client, "DELETE", f"/api/v1/namespaces/{ns}/pods/p")
     assert status == 200 and body["kind"] == "Pod"
@@ -120,7 +123,10 @@ def test_pod_defaults(core: client.CoreV1Api, ns: str) -> None:
         ns,
         {
             "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "spec": {
+                "schedulerName": "zconf-none",
+                "containers": [{"name": "c", "image": "busybox"}],
+            },
         },
     )
     assert pod.status.phase == "Pending"

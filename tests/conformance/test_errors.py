@@ -159,7 +159,10 @@ def test_pod_spec_is_mostly_immutable(api_client: ApiClient, ns: str) -> None:
         api_client,
         "POST",
         base,
-        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}},
+        {
+            "metadata": {"name": "p"},
+            "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i:1"}]},
+        },
     )
     status, body = raw(
         api_client,

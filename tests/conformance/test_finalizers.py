@@ -77,7 +77,10 @@ def test_generation_bumps_when_deletion_starts(api_client: ApiClient, ns: str) -
 
 
 def _pod(name: str, node: str | None = None) -> dict[str, object]:
-    spec: dict[str, object] = {"containers": [{"name": "c", "image": "i:1"}]}
+    spec: dict[str, object] = {
+        "schedulerName": "zconf-none",
+        "containers": [{"name": "c", "image": "i:1"}],
+    }
     if node:
         spec["nodeName"] = node
     return {"metadata": {"name": name}, "spec": spec}

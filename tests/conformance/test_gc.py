@@ -85,7 +85,11 @@ def test_namespace_deletion_cascades(core: client.CoreV1Api) -> None:
         ns, {"metadata": {"name": "held", "finalizers": ["x.example/f"]}}
     )
     core.create_namespaced_pod(
-        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}
+        ns,
+        {
+            "metadata": {"name": "p"},
+            "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i:1"}]},
+        },
     )
     core.delete_namespace(ns)
     assert core.read_namespace(ns).status.phase == "Terminating"

@@ -81,7 +81,10 @@ def test_create_and_describe_pod(kubeconfig_path: Path, ns: str) -> None:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+        "spec": {
+            "schedulerName": "zconf-none",
+            "containers": [{"name": "c", "image": "busybox:1.36"}],
+        },
     }
     _kubectl(kubeconfig_path, ns, "create", "-f", "-", stdin=json.dumps(pod))
     described = _kubectl(kubeconfig_path, ns, "describe", "pod", "p")

@@ -20,6 +20,7 @@ def _pod(name: str = "p") -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"a": "1", "b": "2"}},
         "spec": {
+            "schedulerName": "zconf-none",
             "containers": [
                 {
                     "name": "main",

@@ -59,7 +59,13 @@ def test_pod_field_selectors(core: client.CoreV1Api, ns: str) -> None:
     for name in ("p1", "p2"):
         core.create_namespaced_pod(
             ns,
-            {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}},
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "schedulerName": "zconf-none",
+                    "containers": [{"name": "c", "image": "i:1"}],
+                },
+            },
         )
     core.patch_namespaced_pod_status("p2", ns, {"status": {"phase": "Succeeded"}})
     names = [

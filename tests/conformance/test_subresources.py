@@ -80,7 +80,11 @@ def ns_suffix(api_client: ApiClient) -> str:
 
 def test_pod_status_subresource(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(
-        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}
+        ns,
+        {
+            "metadata": {"name": "p"},
+            "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i:1"}]},
+        },
     )
     pod = core.patch_namespaced_pod("p", ns, {"status": {"phase": "Running"}})
     assert pod.status.phase == "Pending"
@@ -118,7 +122,11 @@ def test_statefulset_scale(api_client: ApiClient, ns: str) -> None:
 
 def test_pod_binding(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(
-        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}
+        ns,
+        {
+            "metadata": {"name": "p"},
+            "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i:1"}]},
+        },
     )
     body = {
         "apiVersion": "v1",
