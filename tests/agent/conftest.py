@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Pod, pg_bindir, pods, wait_for
+from agent_harness import Pod, pg_bindir, pods, streaming_in_sync, wait_for
 
 A_IP, B_IP = "127.0.0.2", "127.0.0.3"
 
@@ -27,11 +27,6 @@ def solo(need_pg: None) -> Iterator[Pod]:
     with pods(("solo-0", A_IP)) as (pod,):
         pod.start()
         yield pod
-
-
-def streaming_in_sync(active: Pod, standby_name: str) -> bool:
-    peers = active.status()["replication"]["peers"]
-    return any(p["name"] == standby_name and p["streaming"] and p["sync"] for p in peers)
 
 
 @pytest.fixture

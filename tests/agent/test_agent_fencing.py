@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 import requests
-from harness import Pod, shm_of, wait_for
+from agent_harness import Pod, shm_of, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,8 @@ import time
 
 import psycopg
 import pytest
-from harness import Pod, pods, wait_for
-from writer import Writer
-
-from conftest import streaming_in_sync
+from agent_harness import Pod, pods, streaming_in_sync, wait_for
+from agent_writer import Writer
 
 pytestmark = pytest.mark.integration
 

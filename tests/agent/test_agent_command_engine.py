@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import Pod, pods, wait_for
+from agent_harness import Pod, pods, wait_for
 
 pytestmark = pytest.mark.integration
 

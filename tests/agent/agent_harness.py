@@ -258,6 +258,11 @@ class Pod:
         )
 
 
+def streaming_in_sync(active: Pod, standby_name: str) -> bool:
+    peers = active.status()["replication"]["peers"]
+    return any(p["name"] == standby_name and p["streaming"] and p["sync"] for p in peers)
+
+
 @contextlib.contextmanager
 def pods(*names_ips: tuple[str, str], **extra_env: str) -> Iterator[list[Pod]]:
     made: list[Pod] = []

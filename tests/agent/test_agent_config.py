@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import TOKEN, pods, wait_for
+from agent_harness import TOKEN, pods, wait_for
 
 from zenith_operator.agent.main import main
 
