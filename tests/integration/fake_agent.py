@@ -181,7 +181,7 @@ class FakePair:
             timeline=a.timeline or None,
             position=a.position if a.timeline else None,
             replication=ReplicationStatus(
-                mode=a.mode if a.role == Role.ACTIVE else None,  # type: ignore[arg-type]
+                mode=a.mode if a.role == Role.ACTIVE else None,
                 sync_standby=a.sync_standby if a.role == Role.ACTIVE else None,
                 peers=peers,
                 upstream_host=up.host if up else None,

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from fake_agent import FakePair
@@ -50,7 +50,7 @@ def eventually(check: Callable[[], T | None], timeout: float, what: str) -> T:
         except KubeError as exc:
             last = exc
         if last and not isinstance(last, Exception):
-            return last
+            return cast(T, last)
         pause.wait(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
@@ -246,7 +246,8 @@ def test_pair_initialises_then_fails_over_and_rebuilds(env: Env) -> None:
     # The old active comes back: rebuilt as the standby of the new active, then sync.
     env.fakes.heal(PODS[0])
     s = _normal(env, PODS[1])
-    assert a0.count("rebuild") >= 1 and a0.role == Role.STANDBY and a0.upstream == PODS[1]
+    old = env.fakes.agents[PODS[0]]
+    assert old.count("rebuild") >= 1 and old.role == Role.STANDBY and old.upstream == PODS[1]
     assert s["standbyInstance"] == PODS[0] and s["replicationMode"] == "sync"
     assert a1.sync_standby == PODS[0]
     assert env.pod_role(PODS[1]) == "active"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zenith_operator.api.status import InstanceStatus, PendingAction, ZenithClusterStatus
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import State
@@ -67,7 +69,7 @@ def active_report(
 ) -> AgentStatus:
     peers = [PeerReplication(name=standby, streaming=streaming, sync=sync, lag_bytes=lag)]
     repl = ReplicationStatus(
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         sync_standby=standby if mode == "sync" else None,
         peers=peers if streaming else [],
     )
@@ -200,7 +202,7 @@ def pair_normal() -> tuple[ZenithClusterStatus, Observations]:
     )
 
 
-def active_unreachable_for(seconds: float, **kw: object) -> Observations:
+def active_unreachable_for(seconds: float, **kw: Any) -> Observations:
     return observe(
         inst(A, None, last_ok=T0 - seconds, error="timeout"),
         inst(B, standby_report(receiving=False), label="standby"),

@@ -197,7 +197,7 @@ class Sim:
                         PeerReplication(name=s.name, streaming=True, sync=sync, lag_bytes=0)
                     )
         repl = ReplicationStatus(
-            mode=n.mode if n.role == Role.ACTIVE else None,  # type: ignore[arg-type]
+            mode=n.mode if n.role == Role.ACTIVE else None,
             sync_standby=n.sync_standby if n.role == Role.ACTIVE else None,
             peers=peers,
             receiving=self._streaming(n) is not None,

@@ -63,7 +63,9 @@ def test_standby_loss_goes_async_then_back_to_sync() -> None:
     sim.crash(1)
     d = sim.step()
     assert SetReplication("c-0", "async", None) in d.actions
-    assert d.status.replication_degraded and not d.status.instance("c-1").in_sync
+    standby = d.status.instance("c-1")
+    assert standby is not None
+    assert d.status.replication_degraded and not standby.in_sync
     acked = len(sim.acked)
     _states(sim, 6)
     assert len(sim.acked) > acked, "the active keeps serving while the standby is down"
