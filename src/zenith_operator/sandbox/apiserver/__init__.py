@@ -17,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from .crds import CrdManager
+from .endpoints import EndpointsController
 from .gc import Collector
 from .resources import Registry
 from .rest import Api, Ctx
@@ -48,6 +49,7 @@ class ApiServer:
         self.collector = Collector(self.api)
         self.crds = CrdManager(self.api)
         self.api.prepare_hooks.update(RULES)
+        self.endpoints = EndpointsController(self.api)
         self.app = App(self.api, bookmark_interval)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
