@@ -16,7 +16,7 @@ from zenith_operator.api import crd
 from zenith_operator.api.cluster import from_body
 from zenith_operator.resources import desired
 from zenith_operator.resources.config import referenced_sources, resolve
-from zenith_operator.resources.workload import agent_token_secret
+from zenith_operator.resources.workload import agent_token_secret, credentials_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.32"
@@ -66,7 +66,14 @@ def built_objects(path: Path) -> list[dict[str, Any]]:
             continue
         doc["metadata"].update(namespace="demo", uid="00000000-0000-0000-0000-000000000001")
         cluster = from_body(doc)
-        sources = [resolve(r, by_key[(r.kind, r.name)]) for r in referenced_sources(cluster.spec)]
+        if not cluster.spec.zenith_spec.db_secrets:
+            generated = credentials_secret(cluster.ref, "admin-pw", "repl-pw")
+            by_key[("Secret", generated["metadata"]["name"])] = generated
+            out.append(generated)
+        sources = [
+            resolve(r, by_key[(r.kind, r.name)])
+            for r in referenced_sources(cluster.spec, cluster.name)
+        ]
         out += desired(cluster, sources).all()
         out.append(agent_token_secret(cluster.ref, "token"))
     return out

@@ -234,7 +234,11 @@ class ZenithSpec(SpecModel):
     )
     db_secrets: list[str] = Field(
         default_factory=list,
-        description="Secrets (passwords, TLS material) projected at /etc/zenith/secrets/",
+        description=(
+            "Secrets (passwords, TLS material) projected at /etc/zenith/secrets/; keys "
+            "admin-user, admin-password, replication-password, app-user, app-password. "
+            "When empty the operator generates the Secret NAME-credentials"
+        ),
     )
     db_specs: dict[str, Any] = Field(
         default_factory=dict,

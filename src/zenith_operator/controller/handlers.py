@@ -160,7 +160,7 @@ def config_refs(
         parsed = parse_spec(dict(spec))
     except SpecError:
         return {}
-    return {(namespace or "", r.kind, r.name): name for r in referenced_sources(parsed)}
+    return {(namespace or "", r.kind, r.name): name for r in referenced_sources(parsed, name)}
 
 
 def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: str) -> None:

@@ -31,7 +31,7 @@ from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.controller.reconcile_storage import release_stale_claim
 from zenith_operator.controller.spec_errors import check_static, read_sources
 from zenith_operator.resources import desired
-from zenith_operator.resources.workload import agent_token_secret, new_token
+from zenith_operator.resources.workload import agent_token_secret, credentials_secret, new_token
 
 
 @dataclass
@@ -53,7 +53,16 @@ class Result:
 
 def ensure_token_secret(kube: Kube, ref: ClusterRef) -> Applied:
     """The agent token: created once with a random value, never rotated here."""
-    secret = agent_token_secret(ref, new_token())
+    return ensure_generated_secret(kube, ref, agent_token_secret(ref, new_token()))
+
+
+def ensure_credentials_secret(kube: Kube, ref: ClusterRef) -> Applied:
+    """Database credentials for a spec without dbSecrets: created once, never rotated."""
+    return ensure_generated_secret(kube, ref, credentials_secret(ref, new_token(), new_token()))
+
+
+def ensure_generated_secret(kube: Kube, ref: ClusterRef, secret: dict[str, Any]) -> Applied:
+    """Create `secret` when absent; add missing keys; never change an existing value."""
     sref = Ref.of(secret)
     current = kube.get(sref)
     if current is None:
@@ -67,9 +76,11 @@ def ensure_token_secret(kube: Kube, ref: ClusterRef) -> Applied:
     owners = (current.get("metadata") or {}).get("ownerReferences") or []
     if not any(o.get("uid") == ref.uid for o in owners):
         raise ConflictError(f"{sref} exists and is not owned by this ZenithCluster")
-    if naming.AGENT_TOKEN_KEY not in (current.get("data") or {}):
-        kube.patch(sref, {"data": secret["data"]})
-        return Applied(sref, "patched", "token key was missing")
+    have = current.get("data") or {}
+    missing = {k: v for k, v in secret["data"].items() if k not in have}
+    if missing:
+        kube.patch(sref, {"data": missing})
+        return Applied(sref, "patched", f"missing keys: {', '.join(sorted(missing))}")
     return Applied(sref, "unchanged")
 
 
@@ -77,9 +88,11 @@ def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     """Raises SpecError, ConflictError or KubeError."""
     cluster = from_body(body)
     check_static(cluster)
+    applied = [ensure_token_secret(kube, cluster.ref)]
+    if not cluster.spec.zenith_spec.db_secrets:
+        applied.append(ensure_credentials_secret(kube, cluster.ref))
     sources = read_sources(kube, cluster)
     want = desired(cluster, sources)
-    applied = [ensure_token_secret(kube, cluster.ref)]
     for obj in want.cluster_scoped:
         applied.append(apply(kube, obj, owned=obj["kind"] != "StorageClass"))
         if obj["kind"] == "PersistentVolume" and release_stale_claim(kube, obj):

@@ -22,7 +22,7 @@ def check_static(cluster: ZenithCluster) -> None:
 def read_sources(kube: Kube, cluster: ZenithCluster) -> list[ResolvedSource]:
     """Every referenced ConfigMap/Secret, or a SpecError naming the first missing one."""
     out = []
-    for ref in referenced_sources(cluster.spec):
+    for ref in referenced_sources(cluster.spec, cluster.name):
         obj = kube.get(Ref("v1", ref.kind, ref.name, cluster.namespace))
         if obj is None:
             raise SpecError(

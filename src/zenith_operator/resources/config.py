@@ -42,12 +42,14 @@ class ResolvedSource:
     digest: str  # sha256 of the data, never the data itself
 
 
-def referenced_sources(spec: ZenithClusterSpec) -> list[SourceRef]:
+def referenced_sources(spec: ZenithClusterSpec, cluster: str) -> list[SourceRef]:
+    """With no dbSecrets, the operator-generated `NAME-credentials` Secret stands in."""
     z, a = spec.zenith_spec, spec.agent_spec
+    db_secrets = z.db_secrets or [naming.credentials_secret_name(cluster)]
     groups: list[tuple[Kind, list[str], str, str]] = [
         ("ConfigMap", z.db_config_map, "db", "spec.zenithSpec.dbConfigMap"),
         ("ConfigMap", z.instance_config_map, "instance", "spec.zenithSpec.instanceConfigMap"),
-        ("Secret", z.db_secrets, "secrets", "spec.zenithSpec.dbSecrets"),
+        ("Secret", db_secrets, "secrets", "spec.zenithSpec.dbSecrets"),
         ("ConfigMap", a.agent_config, "agent", "spec.agentSpec.agentConfig"),
     ]
     return [

@@ -157,12 +157,36 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def agent_token_secret(ref: ClusterRef, token: str) -> dict[str, Any]:
-    """Created once with a random token; reconcile never rewrites its data."""
+def _generated_secret(ref: ClusterRef, name: str, data: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": owned_meta(ref, naming.agent_secret_name(ref.name)),
+        "metadata": owned_meta(ref, name),
         "type": "Opaque",
-        "data": {naming.AGENT_TOKEN_KEY: base64.b64encode(token.encode()).decode()},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
+
+
+def agent_token_secret(ref: ClusterRef, token: str) -> dict[str, Any]:
+    """Created once with a random token; reconcile never rewrites its data."""
+    return _generated_secret(
+        ref, naming.agent_secret_name(ref.name), {naming.AGENT_TOKEN_KEY: token}
+    )
+
+
+CREDENTIAL_KEYS = ("admin-user", "admin-password", "replication-password")
+
+
+def credentials_secret(
+    ref: ClusterRef, admin_password: str, replication_password: str
+) -> dict[str, Any]:
+    """Database credentials when the spec names no dbSecrets; created once, never rotated."""
+    return _generated_secret(
+        ref,
+        naming.credentials_secret_name(ref.name),
+        {
+            "admin-user": "postgres",
+            "admin-password": admin_password,
+            "replication-password": replication_password,
+        },
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from zenith_operator.api.cluster import ClusterRef, ZenithCluster
+from zenith_operator.api.cluster import ClusterRef, ZenithCluster, from_body
 from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.resources import desired
@@ -359,3 +359,29 @@ def test_desired_lists_every_object() -> None:
         ("StatefulSet", "pair"),
     ]
     assert want.config_hash
+
+
+def test_without_db_secrets_the_generated_credentials_are_projected() -> None:
+    from zenith_operator.resources.config import referenced_sources
+
+    cluster = from_body(
+        {
+            "apiVersion": "huawei.cloudb.com/v1",
+            "kind": "ZenithCluster",
+            "metadata": {"name": "pair", "namespace": "demo", "uid": "u1"},
+            "spec": {"zenithSpec": {"replicas": 2}},
+        }
+    )
+    refs = [r for r in referenced_sources(cluster.spec, "pair") if r.kind == "Secret"]
+    assert [(r.name, r.directory) for r in refs] == [("pair-credentials", "secrets")]
+
+
+def test_generated_credentials_hold_what_the_agent_needs() -> None:
+    import base64
+
+    from zenith_operator.resources.workload import CREDENTIAL_KEYS, credentials_secret
+
+    secret = credentials_secret(REF, "a", "r")
+    assert secret["metadata"]["name"] == "pair-credentials"
+    assert sorted(secret["data"]) == sorted(CREDENTIAL_KEYS)
+    assert base64.b64decode(secret["data"]["admin-password"]) == b"a"
