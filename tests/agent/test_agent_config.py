@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -92,17 +93,31 @@ def test_cli_exit_code(env: Path) -> None:
     assert proc.stderr.strip() == "zenith-operator agent: bad configuration: POD_NAME is not set"
 
 
+def make_cert(tls: Path, cn: str) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+         "-addext", "subjectAltName=IP:127.0.0.2", "-days", "1",
+         "-keyout", str(tls / "tls.key.new"), "-out", str(tls / "tls.crt.new")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    os.replace(tls / "tls.key.new", tls / "tls.key")
+    os.replace(tls / "tls.crt.new", tls / "tls.crt")
+
+
+def served_cn(ip: str, port: int) -> str:
+    pem = ssl.get_server_certificate((ip, port), timeout=5)
+    out = subprocess.run(
+        ["openssl", "x509", "-noout", "-subject"], input=pem, capture_output=True, text=True
+    )
+    return out.stdout.strip().rsplit("=", 1)[-1].strip()
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
-def test_tls_when_certificates_exist() -> None:
+def test_tls_when_certificates_exist_and_rotation() -> None:
     with pods(("tls-0", "127.0.0.2")) as (pod,):
         tls = pod.config / "tls"
         tls.mkdir()
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=tls-0",
-             "-addext", "subjectAltName=IP:127.0.0.2", "-days", "1",
-             "-keyout", str(tls / "tls.key"), "-out", str(tls / "tls.crt")],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        make_cert(tls, "first")
         pod.extra_env["ZENITH_TLS_DIR"] = str(tls)
         pod.extra_env["ZENITH_ENGINE"] = "command"
         (pod.config / "agent" / "agent.yaml").write_text(
@@ -123,6 +138,10 @@ def test_tls_when_certificates_exist() -> None:
         assert wait_for("https status", https_status, timeout=20) == 200
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://{pod.ip}:{pod.agent_port}/health", timeout=5)
+        assert served_cn(pod.ip, pod.agent_port) == "first"
+        make_cert(tls, "second")
+        wait_for("rotated cert served", lambda: served_cn(pod.ip, pod.agent_port) == "second")
+        assert https_status() == 200
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")

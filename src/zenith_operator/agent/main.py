@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 import structlog
@@ -14,7 +15,7 @@ from zenith_operator.agent.auth import TokenFile
 from zenith_operator.agent.config import AgentConfig, ConfigError, load_config
 from zenith_operator.agent.core import Agent
 from zenith_operator.agent.engine import Engine, EngineError
-from zenith_operator.agent.server import make_app, ssl_context
+from zenith_operator.agent.server import make_app, reload_tls, ssl_context
 
 USAGE = "usage: zenith-operator agent   (all settings come from the environment)"
 
@@ -48,16 +49,21 @@ def make_engine(config: AgentConfig) -> Engine:
 
 async def serve(config: AgentConfig, engine: Engine) -> int:
     log = structlog.get_logger("zenith.agent")
+    tls = config.tls_files
+    try:
+        ctx = ssl_context(str(tls[0]), str(tls[1])) if tls else None
+    except (OSError, ssl.SSLError) as exc:
+        print(f"zenith-operator agent: bad TLS files in {config.tls_dir}: {exc}", file=sys.stderr)
+        return 2
     agent = Agent(config, engine)
     app = make_app(agent, TokenFile(config.token_file))
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    tls = config.tls_files
     site = web.TCPSite(
         runner,
         host=config.pod_ip,
         port=config.agent_port,
-        ssl_context=ssl_context(str(tls[0]), str(tls[1])) if tls else None,
+        ssl_context=ctx,
         reuse_address=True,
     )
     stop = asyncio.Event()
@@ -78,9 +84,12 @@ async def serve(config: AgentConfig, engine: Engine) -> int:
         engine=engine.name,
     )
     boot = loop.create_task(agent.boot())
+    tls_task = loop.create_task(reload_tls(ctx, str(tls[0]), str(tls[1]))) if tls and ctx else None
     await stop.wait()
     log.info("shutting down: fast shutdown of the database")
     boot.cancel()
+    if tls_task is not None:
+        tls_task.cancel()
     await agent.shutdown()
     await runner.cleanup()
     log.info("bye")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -183,3 +185,26 @@ def ssl_context(crt: str, key: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
     return ctx
+
+
+async def reload_tls(ctx: ssl.SSLContext, crt: str, key: str, every: float = 2.0) -> None:
+    """Reload a rotated certificate into the live context (new handshakes use it)."""
+
+    def stamp() -> tuple[float, float] | None:
+        try:
+            return (os.stat(crt).st_mtime, os.stat(key).st_mtime)
+        except OSError:
+            return None
+
+    seen = stamp()
+    while True:
+        await asyncio.sleep(every)
+        now = stamp()
+        if now is None or now == seen:
+            continue
+        try:
+            ctx.load_cert_chain(crt, key)
+            seen = now
+            log.info("TLS certificate reloaded", crt=crt)
+        except (OSError, ssl.SSLError) as exc:  # half-written pair: try again next time
+            log.warning("TLS reload failed", error=str(exc))
