@@ -171,3 +171,20 @@ def test_runtime_shutdown_leaves_no_processes(apiserver: ApiServer, tmp_path: Pa
         assert now is None or info is None or now.start != info.start, f"pid {pid} survived"
     assert not (sb.state_dir / "runtime.json").exists()
     assert not shm.exists()
+
+
+def test_pods_do_not_outlive_a_killed_runtime(apiserver: ApiServer, tmp_path: Path) -> None:
+    kc = apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+    with start_sandbox(tmp_path / "sb", operator=False, kubeconfig=kc, install_crds=False) as sb:
+        kube = Kube(sb.api)
+        kube.create(STATEFULSETS, "default", statefulset("k", 1, container=db_container()))
+        eventually(lambda: pod_ready(kube.get(PODS, "default", "k-0")), what="ready")
+        c = eventually(
+            lambda: len((c := container(sb, "default", "k-0"))["pids"]) >= 2 and c,
+            what="app + postgres",
+        )
+        os.kill(sb.procs["runtime"].pid, 9)
+        # the container's main process dies with the runtime (PR_SET_PDEATHSIG) ...
+        eventually(lambda: proc_state(c["mainPid"]) in (None, "Z"), what="main process gone")
+    # ... and `stop` (sandbox down) kills what a dead runtime left (the orphaned child)
+    assert all(proc_state(p) in (None, "Z") for p in c["pids"])

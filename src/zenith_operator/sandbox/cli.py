@@ -197,10 +197,14 @@ class Sandbox:
         return out
 
     def stop(self) -> None:
+        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+
         for name in reversed(ORDER):
             proc = self.procs.get(name)
             if proc is not None:
                 proc.stop(timeout=30.0 if name == "runtime" else 10.0)
+            if name == "runtime":  # a runtime that crashed or hung left its pods running
+                reap_leftovers(self.state_dir / "sessions.json")
         if self._api is not None:
             self._api.close()
             self._api = None

@@ -32,7 +32,7 @@ from . import probes as probe_mod
 from . import volumes as vol
 from .kube import CONFIGMAPS, PODS, PVCS, PVS, SECRETS, Kube, KubeError
 from .node import Node
-from .processes import Group, Reaper, scan, spawn, terminate
+from .processes import Group, Reaper, save_sessions, scan, spawn, terminate
 
 Obj = dict[str, Any]
 log = logging.getLogger("zenith.sandbox.kubelet")
@@ -52,6 +52,7 @@ BACKOFF_START = 0.5
 BACKOFF_CAP = 5.0
 BACKOFF_RESET_AFTER = 10.0
 VOLUME_REFRESH = 2.0
+SESSIONS_FILE = "sessions.json"
 OUR_CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 
 
@@ -242,6 +243,7 @@ class PodWorker:
             with contextlib.suppress(vol.VolumeError, KubeError, OSError):
                 await self._refresh_volumes()
             await asyncio.to_thread(self.note_shm)
+            self.k.save_sessions()
 
     def note_shm(self) -> None:
         """Remember the POSIX shm files the pod's processes map (PostgreSQL's dynamic
@@ -288,6 +290,7 @@ class PodWorker:
         run.env = env
         run.group = Group(pid, start)
         run.exited = self.k.reaper.wait(pid)
+        self.k.save_sessions()
         run.kill = asyncio.get_running_loop().create_future()
         began = time.monotonic()
         run.state = {"running": {"startedAt": now()}}
@@ -697,6 +700,18 @@ class Kubelet:
         for uid, worker in list(self.workers.items()):
             if uid not in seen:
                 worker.gone()
+
+    def save_sessions(self) -> None:
+        """Persist our containers' sessions so a runtime that died leaves nothing behind
+        (`processes.reap_leftovers` at the next start and at `sandbox down`)."""
+        groups = [
+            r.group
+            for w in self.workers.values()
+            for r in w.all_runs()
+            if r.group is not None and r.exited is not None and not r.exited.done()
+        ]
+        with contextlib.suppress(OSError):
+            save_sessions(self.state_dir / SESSIONS_FILE, groups)
 
     def forget(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:

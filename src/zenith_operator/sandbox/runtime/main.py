@@ -26,9 +26,9 @@ from kubernetes import config as k8s_config
 
 from .control import Control
 from .kube import PODS, PVCS, PVS, STATEFULSETS, Kind, Kube, KubeError
-from .kubelet import Kubelet
+from .kubelet import SESSIONS_FILE, Kubelet
 from .node import Node
-from .processes import Reaper, set_child_subreaper
+from .processes import Reaper, reap_leftovers, set_child_subreaper
 from .statefulsets import StatefulSetController
 
 Obj = dict[str, Any]
@@ -150,6 +150,9 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         set_child_subreaper()
+        leftovers = reap_leftovers(self.state_dir / SESSIONS_FILE)
+        if leftovers:
+            log.warning("killed %d processes left by a previous runtime", leftovers)
         self.reaper.start()
         url = await self.control.start(self.control_port)
         (self.state_dir / STATE_FILE).write_text(
@@ -190,6 +193,7 @@ class Runtime:
         await self.control.stop()
         self.reaper.reap_now()
         await self.reaper.stop()
+        reap_leftovers(self.state_dir / SESSIONS_FILE)  # normally nothing is left
         with contextlib.suppress(OSError):
             (self.state_dir / STATE_FILE).unlink()
 

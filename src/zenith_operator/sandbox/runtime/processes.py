@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
+SETPRIV = shutil.which("setpriv")  # util-linux: sets PR_SET_PDEATHSIG, then execs
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,8 @@ def spawn(
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if SETPRIV:  # if the runtime dies, its containers die with it (no leaked postgres)
+        argv = [SETPRIV, "--pdeathsig", "KILL", "--", *argv]
     try:
         proc = subprocess.Popen(
             argv,
@@ -297,3 +302,52 @@ async def terminate(group: Group, grace: float, exited: asyncio.Future[int] | No
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(exited), 2.0)
     group.cleanup_shm()
+
+
+# -- leftovers of a runtime that died ---------------------------------------------------
+def save_sessions(path: Path, groups: list[Group]) -> None:
+    """Record the containers' sessions, members and shm files (atomically)."""
+    records = [
+        {"sid": g.main_pid, "start": g.main_start, "known": g.known, "shm": sorted(g.shm)}
+        for g in groups
+    ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(records))
+    os.replace(tmp, path)
+
+
+def reap_leftovers(path: Path) -> int:
+    """SIGKILL processes recorded by a runtime that is gone; return how many.
+
+    A session id is never reused while a process still uses it, so processes in a
+    recorded session are ours unless the recorded leader pid now runs something else."""
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return 0
+    table = scan()
+    victims: set[int] = set()
+    for r in records:
+        leader = table.get(int(r["sid"]))
+        if leader is None or leader.start == int(r["start"]):
+            victims |= {p.pid for p in table.values() if p.sid == int(r["sid"])}
+        for pid, start in (r.get("known") or {}).items():
+            p = table.get(int(pid))
+            if p is not None and p.start == int(start):
+                victims.add(p.pid)
+    victims.discard(os.getpid())
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(
+        (p := read_proc(pid)) is not None and p.state != "Z" for pid in victims
+    ):
+        time.sleep(0.05)
+    for r in records:
+        for f in r.get("shm") or []:
+            with contextlib.suppress(OSError):
+                os.unlink(f)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return len(victims)
