@@ -176,3 +176,13 @@ def test_custom_resource_delete_answers_status(api_client: ApiClient, ns: str) -
         "kind": PLURAL,
         "uid": obj["metadata"]["uid"],
     }
+
+
+def test_dry_run_create_is_not_stored(api_client: ApiClient, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    status, obj = raw(
+        api_client, "POST", path, {"metadata": {"name": "dry"}}, query={"dryRun": "All"}
+    )
+    assert status == 201 and obj["metadata"]["name"] == "dry" and obj["metadata"]["uid"]
+    status, _ = raw(api_client, "GET", f"{path}/dry")
+    assert status == 404

@@ -240,3 +240,28 @@ def test_create_with_resource_version_is_500(api_client: ApiClient, ns: str) -> 
     )
     assert status == 500
     assert body["message"] == "resourceVersion should not be set on objects to be created"
+
+
+def test_invalid_label_key_and_value(api_client: ApiClient, ns: str) -> None:
+    status, body = raw(
+        api_client,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"metadata": {"name": "a", "labels": {"bad key": "ok"}}},
+    )
+    assert status == 422
+    assert body["message"].startswith(
+        'ConfigMap "a" is invalid: metadata.labels: Invalid value: "bad key": name part must '
+        "consist of alphanumeric characters"
+    )
+    status, body = raw(
+        api_client,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"metadata": {"name": "a", "labels": {"ok": "bad value"}}},
+    )
+    assert status == 422
+    assert body["message"].startswith(
+        'ConfigMap "a" is invalid: metadata.labels: Invalid value: "bad value": a valid label '
+        "must be an empty string or consist of alphanumeric characters"
+    )

@@ -48,12 +48,52 @@ def validate_meta(obj: Obj, dns_label: bool) -> list[FieldError]:
             FieldError("invalid", "metadata.name", name, f"must be no more than {limit} characters")
         )
     for key, value in (meta.get("labels") or {}).items():
+        errs += [FieldError("invalid", "metadata.labels", key, d) for d in _qualified_name(key)]
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
             detail = _LABEL_VALUE_MSG
             if isinstance(value, str) and len(value) > 63:
                 detail = "must be no more than 63 characters"
             errs.append(FieldError("invalid", "metadata.labels", value, detail))
-        del key
+    for key in meta.get("annotations") or {}:
+        errs += [
+            FieldError("invalid", "metadata.annotations", key, d) for d in _qualified_name(key)
+        ]
+    return errs
+
+
+_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_NAME_PART_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+    "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+
+
+def _qualified_name(key: str) -> list[str]:
+    """validation.IsQualifiedName: `[prefix/]name` as label and annotation keys."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return [
+            "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',"
+            "  or '123-abc', regex used for validation is "
+            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
+            "and '/' (e.g. 'example.com/MyName')"
+        ]
+    errs = []
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        elif not _SUBDOMAIN.match(prefix):
+            errs.append("prefix part " + _SUBDOMAIN_MSG)
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name) > 63:
+        errs.append("name part must be no more than 63 characters")
+    elif not _NAME_PART.match(name):
+        errs.append(_NAME_PART_MSG)
     return errs
 
 
