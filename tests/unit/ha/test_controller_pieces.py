@@ -1,0 +1,110 @@
+"""The controller's pure-ish pieces: the status patch and the never-raising agent client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from zenith_operator.api.status import Condition, ZenithClusterStatus
+from zenith_operator.controller.agent_client import AgentClient, Unknown
+from zenith_operator.controller.executor import status_patch
+from zenith_operator.wire import AgentStatus, DatabaseState, Role
+
+
+def _body(status: dict[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"metadata": {"name": "c", "namespace": "n", "resourceVersion": "7"}}
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+def test_status_patch_keeps_other_writers_conditions() -> None:
+    theirs = {"type": "SpecValid", "status": "True", "reason": "Valid", "message": ""}
+    live = {"conditions": [theirs], "state": "Normal"}
+    new = ZenithClusterStatus(
+        state="ActiveDown", conditions=[Condition(type="Ready", status="False")]
+    )
+    ops = status_patch(_body(live), new)
+    assert ops[0] == {"op": "test", "path": "/status/conditions", "value": [theirs]}
+    conds = next(o["value"] for o in ops if o["path"] == "/status/conditions" and o["op"] == "add")
+    assert [c["type"] for c in conds] == ["SpecValid", "Ready"]
+    assert {"op": "add", "path": "/status/state", "value": "ActiveDown"} in ops
+
+
+def test_status_patch_without_status_guards_on_resource_version() -> None:
+    ops = status_patch(_body(None), ZenithClusterStatus(state="Initializing"))
+    assert ops[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "7"}
+    assert ops[1]["op"] == "add" and ops[1]["path"] == "/status"
+    assert ops[1]["value"]["state"] == "Initializing"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _serve(handler: Any) -> tuple[web.AppRunner, int]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = _port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+async def test_agent_client_returns_status_and_sends_the_token() -> None:
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        st = AgentStatus(pod="p", role=Role.ACTIVE, database=DatabaseState.RUNNING,
+                         agent_version="t", engine="t")  # fmt: skip
+        return web.json_response(st.model_dump(mode="json"))
+
+    runner, port = await _serve(handler)
+    try:
+        async with aiohttp.ClientSession() as session:
+            result = await AgentClient(session, "tok").status("127.0.0.1", port)
+    finally:
+        await runner.cleanup()
+    assert isinstance(result, AgentStatus) and result.role == Role.ACTIVE
+    assert seen == ["Bearer tok"]
+
+
+@pytest.mark.parametrize("kind", ["refused", "timeout", "401", "garbage"])
+async def test_agent_client_never_raises(kind: str) -> None:
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        if kind == "timeout":
+            await release.wait()
+        if kind == "401":
+            body = {"reason": "Unauthorized", "message": "bad token"}
+            return web.json_response(body, status=401)
+        return web.Response(text="not json {")
+
+    runner, port = await _serve(handler)
+    if kind == "refused":
+        await runner.cleanup()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = AgentClient(session, "tok", status_timeout=0.3, command_timeout=0.3)
+            result = await client.status("127.0.0.1", port)
+            command = await client.promote("127.0.0.1", port, 5.0)
+    finally:
+        release.set()
+        if kind != "refused":
+            await runner.cleanup()
+    assert isinstance(result, Unknown) and isinstance(command, Unknown)
+    if kind == "401":
+        assert result.error == "HTTP 401 Unauthorized: bad token"
+    if kind == "timeout":
+        assert "timeout" in result.error
