@@ -7,7 +7,7 @@ from kubernetes import client
 
 from zenith_operator.sandbox.apiserver import ApiServer
 
-from .conftest import REAL, watch_events
+from .conftest import REAL, poll, watch_events
 
 pytestmark = pytest.mark.skipif(bool(REAL), reason="inspects the emulator's internals")
 
@@ -41,3 +41,22 @@ def test_deleted_objects_leave_no_index_entries(
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"c{i}"}})
     core.delete_collection_namespaced_config_map(ns)
     assert apiserver.call(lambda: len(apiserver.store.uids)) == before
+
+
+def test_gc_index_is_emptied_after_churn(
+    apiserver: ApiServer, core: client.CoreV1Api, ns: str
+) -> None:
+    for i in range(5):
+        owner = core.create_namespaced_config_map(ns, {"metadata": {"name": f"o{i}"}})
+        ref = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": owner.metadata.name,
+            "uid": owner.metadata.uid,
+        }
+        core.create_namespaced_config_map(
+            ns, {"metadata": {"name": f"d{i}", "ownerReferences": [ref]}}
+        )
+        core.delete_namespaced_config_map(f"o{i}", ns)
+    poll(lambda: not core.list_namespaced_config_map(ns).items, what="all collected")
+    assert apiserver.call(lambda: len(apiserver.collector.dependents)) == 0

@@ -47,6 +47,11 @@ class Collector:
             if alive:
                 self.dependents.setdefault(ref["uid"], set()).add(uid)
             else:
+                deps = self.dependents.get(ref["uid"])
+                if deps is not None:
+                    deps.discard(uid)
+                    if not deps:
+                        del self.dependents[ref["uid"]]
                 self._soon(functools.partial(self._owner_progress, ref["uid"]))
         if not alive:
             self._soon(lambda: self._collect(uid))
@@ -108,6 +113,7 @@ class Collector:
                 self._update_meta(rt, dep, functools.partial(_set_refs, refs=others))
             elif not dep["metadata"].get("deletionTimestamp"):
                 self._delete(rt, dep, "Background")
+        self.dependents.pop(owner_uid, None)
 
     def _dangling(self, uid: str) -> None:
         loc = self._locate(uid)
