@@ -133,6 +133,32 @@ def test_pod_defaults(core: client.CoreV1Api, ns: str) -> None:
     assert pod.spec.restart_policy == "Always"
     assert pod.spec.containers[0].image_pull_policy == "Always"
     assert pod.spec.termination_grace_period_seconds == 30
+    assert pod.status.qos_class == "BestEffort"
+    assert {(t.key, t.effect, t.toleration_seconds) for t in pod.spec.tolerations} == {
+        ("node.kubernetes.io/not-ready", "NoExecute", 300),
+        ("node.kubernetes.io/unreachable", "NoExecute", 300),
+    }
+
+
+def test_pod_qos_class(core: client.CoreV1Api, ns: str) -> None:
+    def make(name: str, resources: dict[str, object]) -> str:
+        pod = core.create_namespaced_pod(
+            ns,
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "schedulerName": "zconf-none",
+                    "containers": [{"name": "c", "image": "i:1", "resources": resources}],
+                },
+            },
+        )
+        qos: str = pod.status.qos_class
+        return qos
+
+    both = {"cpu": "100m", "memory": "64Mi"}
+    assert make("g", {"limits": both}) == "Guaranteed"
+    assert make("g2", {"limits": both, "requests": both}) == "Guaranteed"
+    assert make("b", {"requests": {"cpu": "100m"}}) == "Burstable"
 
 
 def test_service_gets_cluster_ip(core: client.CoreV1Api, ns: str) -> None:

@@ -172,8 +172,40 @@ def _pod(obj: Obj, create: bool) -> list[FieldError]:
     spec.setdefault("priority", 0)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     if create:
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        _default_tolerations(spec)
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
     return validate_pod_spec(spec, "spec")
+
+
+def _default_tolerations(spec: Obj) -> None:
+    """The DefaultTolerationSeconds admission plugin's two NoExecute tolerations."""
+    tolerations = spec.setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(
+            t.get("key") == key and t.get("effect") in (None, "", "NoExecute") for t in tolerations
+        ):
+            tolerations.append(
+                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+            )
+
+
+def qos_class(spec: Obj) -> str:
+    """Guaranteed (cpu+memory limits == requests everywhere), BestEffort (none), Burstable."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set, guaranteed = False, True
+    for c in containers:
+        res = c.get("resources") or {}
+        requests, limits = dict(res.get("requests") or {}), res.get("limits") or {}
+        for name, value in limits.items():  # requests default to limits
+            requests.setdefault(name, value)
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            if name not in limits or str(limits[name]) != str(requests.get(name)):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _template(obj: Obj) -> list[FieldError]:

@@ -34,7 +34,7 @@ class Route:
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     headers = {}
     if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+        headers["Warning"] = ", ".join(f"299 - {json.dumps(w)}" for w in warnings)
     text = json.dumps(body, separators=(",", ":"))
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
 
