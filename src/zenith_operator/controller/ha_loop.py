@@ -18,7 +18,7 @@ from zenith_operator import naming
 from zenith_operator.api.spec import SpecError
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
-from zenith_operator.controller.executor import Executor
+from zenith_operator.controller.executor import MY_CONDITIONS, Executor
 from zenith_operator.controller.observe import Memory, poll, read_cluster
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha.decide import decide
@@ -114,6 +114,7 @@ class HaLoop:
         m = self.memory
         if m.status is None:
             m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
+            m.status.conditions = [c for c in m.status.conditions if c.type in MY_CONDITIONS]
             m.written = m.status.model_copy(deep=True)
         now = time.time()
         obs = await poll(view, client, m, now)
