@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,13 @@ ORDER = ("apiserver", "runtime", "operator")  # start order; stop in reverse
 
 def _zenith(*args: str) -> list[str]:
     return [sys.executable, "-m", "zenith_operator", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -131,6 +139,7 @@ class Sandbox:
     kubeconfig: Path
     procs: dict[str, Proc] = field(default_factory=dict)
     namespace: str = "default"
+    runtime_args: tuple[str, ...] = ()
     _api: Any = None
 
     @property
@@ -152,13 +161,57 @@ class Sandbox:
     def start_operator(self) -> None:
         proc = Proc(
             "operator",
-            _zenith("run", "--namespace", self.namespace, "--standalone"),
+            _zenith(
+                "run",
+                "--namespace",
+                self.namespace,
+                "--standalone",
+                "--liveness",
+                f"http://127.0.0.1:{_free_port()}/healthz",
+            ),
             self.state_dir / "logs" / "operator.log",
             self.env(),
         )
         proc.start(self.state_dir)
         self.procs["operator"] = proc
         self.save()
+
+    def start_runtime(self, timeout: float = 30.0) -> None:
+        (self.state_dir / "runtime.json").unlink(missing_ok=True)
+        argv = _zenith(
+            "runtime",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--state-dir",
+            str(self.state_dir),
+            *self.runtime_args,
+        )
+        proc = Proc("runtime", argv, self.state_dir / "logs" / "runtime.log", self.env())
+        proc.start(self.state_dir)
+        self.procs["runtime"] = proc
+        self.save()
+        _wait_for(
+            "the runtime's control API",
+            lambda: (self.state_dir / "runtime.json").exists(),
+            timeout,
+            proc,
+        )
+
+    def restart_runtime(self, kill: bool = False) -> None:
+        """Stop the node (SIGTERM: containers stopped, pod objects kept; kill=True:
+        SIGKILL, a node crash) and start it again: the pods' containers restart."""
+        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+
+        proc = self.procs.get("runtime")
+        if proc is not None and proc.alive():
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                _wait_for("runtime exit", lambda: not proc.alive(), 10.0)
+                reap_leftovers(self.state_dir / "sessions.json")
+            else:
+                proc.stop(timeout=30.0)
+        self.start_runtime()
 
     def restart_operator(self, kill: bool = True) -> None:
         """Kill (SIGKILL by default, as a crash) and start the operator again."""
@@ -176,6 +229,7 @@ class Sandbox:
         state = {
             "kubeconfig": str(self.kubeconfig),
             "namespace": self.namespace,
+            "runtime_args": list(self.runtime_args),
             "procs": {n: p.to_json() for n, p in self.procs.items()},
         }
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
@@ -225,7 +279,12 @@ class Sandbox:
     @classmethod
     def load(cls, state_dir: Path) -> Sandbox:
         state = json.loads((state_dir / STATE_FILE).read_text())
-        sb = cls(state_dir, Path(state["kubeconfig"]), namespace=state["namespace"])
+        sb = cls(
+            state_dir,
+            Path(state["kubeconfig"]),
+            namespace=state["namespace"],
+            runtime_args=tuple(state.get("runtime_args") or ()),
+        )
         for name, p in state["procs"].items():
             sb.procs[name] = Proc(name, p["argv"], Path(p["log"]), {}, p["pid"], p["ticks"])
         return sb
@@ -286,18 +345,8 @@ def start_sandbox(
             _wait_for("the API server's kubeconfig", kc.exists, timeout, api)
         elif install_crds:
             _install_crds(sb)
-        runtime = Proc(
-            "runtime",
-            _zenith("runtime", "--kubeconfig", str(kc), "--state-dir", str(state), *runtime_args),
-            state / "logs" / "runtime.log",
-            sb.env(),
-        )
-        runtime.start(state)
-        sb.procs["runtime"] = runtime
-        sb.save()
-        _wait_for(
-            "the runtime's control API", lambda: (state / "runtime.json").exists(), timeout, runtime
-        )
+        sb.runtime_args = tuple(runtime_args)
+        sb.start_runtime(timeout)
         if operator:
             sb.start_operator()
     except BaseException:
