@@ -210,15 +210,16 @@ class Api:
         list_meta: Obj = {"resourceVersion": str(self.store.current_rv())}
         if token := q.get("continue"):
             try:
-                after = tuple(json.loads(base64.b64decode(token)))
-            except ValueError as e:
+                start = str(json.loads(base64.b64decode(token))["start"])
+            except (ValueError, KeyError, TypeError) as e:
                 raise errors.bad_request(f"continue key is not valid: {e}") from e
-            items = [o for o in items if _sort_key(o) > after]
+            items = [o for o in items if _sort_key(o) >= start]
         limit = int(q.get("limit") or 0)
         if limit and len(items) > limit:
             items = items[:limit]
-            last = json.dumps(list(_sort_key(items[-1]))).encode()
-            list_meta["continue"] = base64.b64encode(last).decode()
+            rv = self.store.current_rv()
+            cont = {"v": "meta.k8s.io/v1", "rv": rv, "start": _sort_key(items[-1]) + "\x00"}
+            list_meta["continue"] = base64.b64encode(json.dumps(cont).encode()).decode()
         if not rt.custom:  # typed lists serialize items without apiVersion/kind
             items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
         else:
@@ -377,8 +378,10 @@ class Api:
         return deletion.delete_collection(self, rt, namespace, opts, ctx)
 
 
-def _sort_key(obj: Obj) -> tuple[str, str]:
-    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+def _sort_key(obj: Obj) -> str:
+    """etcd's key order: `namespace/name` compared as bytes."""
+    m = obj["metadata"]
+    return f"{m.get('namespace', '')}/{m['name']}" if m.get("namespace") else m["name"]
 
 
 def scale_of(obj: Obj) -> Obj:

@@ -82,7 +82,10 @@ class Store:
 
     def list_objs(self, rkey: RKey, namespace: str | None = None) -> list[Obj]:
         items = self.objects.get(rkey, {})
-        keys = sorted(k for k in items if namespace is None or k[0] == namespace)
+        keys = sorted(
+            (k for k in items if namespace is None or k[0] == namespace),
+            key=lambda k: f"{k[0]}/{k[1]}".encode(),  # etcd key order
+        )
         return [items[k] for k in keys]
 
     def iter_namespace(self, namespace: str) -> Iterator[tuple[RKey, Obj]]:
