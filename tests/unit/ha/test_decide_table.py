@@ -573,6 +573,94 @@ CASES = [
         "switchover: promoting c-1",
         has=[Promote(B, TTL)],
     ),
+    # ---------------------------------------------------------------- more exits
+    Case(
+        "Switchover completes: the target serves, the old active is to be rebuilt",
+        status(State.SWITCHOVER, pending=pending("Switchover", B, A, attempts=1, last=T0 - 1)),
+        observe(
+            inst(A, agent(A, Role.ACTIVE, DatabaseState.STOPPED)),
+            inst(B, active_report(B, A, streaming=False, mode="async", timeline=2)),
+            switchover_to=B,
+        ),
+        State.STANDBY_PARTIALLY_DOWN,
+        "switchover to c-1 completed; c-0 is not streaming from c-1",
+        has=[RenewLease(B, TTL), Rebuild(A, B), LabelPod(A, "none")],
+    ),
+    Case(
+        "Failed -> Normal when the active serves again",
+        status(State.FAILED, in_sync=False, degraded=True, mode="async"),
+        observe(
+            inst(A, active_report(mode="async", sync=False, lag=0), label="active"),
+            inst(B, standby_report(), label="standby"),
+        ),
+        State.STANDBY_PARTIALLY_STARTING,
+        "switching to sync",
+        has=[RenewLease(A, TTL), SetReplication(A, "sync", B)],
+    ),
+    Case(
+        "ManualIntervention resumed by a spec change re-evaluates from Initializing",
+        status(State.MANUAL_INTERVENTION, message="why").model_copy(
+            update={"intervention_generation": 3}
+        ),
+        observe(inst(A, active_report()), inst(B, standby_report()), generation=4),
+        State.NORMAL,
+        "resumed by the user: c-0 is active, c-1 streams in sync",
+        has=[RenewLease(A, TTL)],
+    ),
+    # ---------------------------------------------------------------- single instance
+    Case(
+        "single: Initializing promotes ordinal 0",
+        status(None, None, renewal=None, mode=None, pair=False),
+        observe(inst(A, agent(A, Role.NONE, DatabaseState.STOPPED, timeline=None))),
+        State.INITIALIZING,
+        "initialising c-0 as the active",
+        has=[Promote(A, TTL)],
+    ),
+    Case(
+        "single: Initializing -> Normal",
+        status(State.INITIALIZING, pair=False, mode=None),
+        observe(inst(A, agent(A), label="active")),
+        State.NORMAL,
+        "c-0 is the active and serves",
+        has=[RenewLease(A, TTL)],
+    ),
+    Case(
+        "single: Normal -> ActiveDown when unreachable past the timeout",
+        status(State.NORMAL, pair=False, mode=None),
+        observe(inst(A, None, last_ok=T0 - 31)),
+        State.ACTIVE_DOWN,
+        "c-0 is down",
+        lacks=[DeletePod],
+    ),
+    Case(
+        "single: ActiveDown restarts a silent pod after 2 timeouts",
+        status(State.ACTIVE_DOWN, pair=False, mode=None, since=T0 - 40),
+        observe(inst(A, None, last_ok=T0 - 61)),
+        State.ACTIVE_DOWN,
+        "c-0 is down",
+        has=[DeletePod(A, "uid-c-0")],
+    ),
+    Case(
+        "single: Failed after 3 pod restarts",
+        status(
+            State.ACTIVE_DOWN,
+            pair=False,
+            mode=None,
+            since=T0 - 500,
+            pending=pending("Restart", A, attempts=3, last=T0 - 61),
+        ),
+        observe(inst(A, None, last_ok=T0 - 500)),
+        State.FAILED,
+        "still down after 3 pod restarts",
+        lacks=[DeletePod],
+    ),
+    Case(
+        "single: ActiveDown -> Normal when back",
+        status(State.ACTIVE_DOWN, pair=False, mode=None),
+        observe(inst(A, agent(A), label="active")),
+        State.NORMAL,
+        "c-0 is the active and serves",
+    ),
 ]
 
 
