@@ -135,3 +135,53 @@ def test_get_watch_sees_changes(kubeconfig_path: Path, ns: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.usefixtures("widgets")
+def test_custom_resources_with_kubectl(kubeconfig_path: Path, ns: str) -> None:
+    from .widget_crd import widget
+
+    ok = json.dumps(widget("w1", size=2))
+    assert "created" in _kubectl(kubeconfig_path, ns, "apply", "-f", "-", stdin=ok)
+    obj = json.loads(_kubectl(kubeconfig_path, ns, "get", "wdg", "w1", "-o", "json"))
+    assert obj["spec"] == {"size": 2, "maxSize": 5, "nested": {"level": "info"}}
+    cmd = ["kubectl", f"--kubeconfig={kubeconfig_path}", f"--namespace={ns}", "apply", "-f", "-"]
+    bad = subprocess.run(
+        cmd,
+        input=json.dumps(widget("w1", size=0)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert (
+        'The Widget "w1" is invalid: spec.size: Invalid value: 0: spec.size in body should '
+        "be greater than or equal to 1"
+    ) in bad.stderr
+    unknown = subprocess.run(
+        cmd,
+        input=json.dumps(widget("w1", size=3, bogus=1)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 1
+    assert 'strict decoding error: unknown field "spec.bogus"' in unknown.stderr
+    _kubectl(
+        kubeconfig_path,
+        ns,
+        "patch",
+        "wdg",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"seen":true}}',
+    )
+    obj = json.loads(_kubectl(kubeconfig_path, ns, "get", "wdg", "w1", "-o", "json"))
+    assert obj["status"] == {"seen": True} and obj["spec"]["size"] == 2
+    assert 'widget.conformance.zenith.example "w1" deleted' in _kubectl(
+        kubeconfig_path, ns, "delete", "wdg", "w1"
+    )
