@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 
@@ -157,18 +157,18 @@ class Sample:
     writable: frozenset[str]
 
 
-@dataclass
 class WritabilityChecker(threading.Thread):
     """Samples every instance and keeps the samples in which more than one was writable."""
 
-    hosts: Callable[[], list[str]]
-    creds: DbCredentials
-    interval: float = 0.1
-    samples: int = 0
-    violations: list[Sample] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        threading.Thread.__init__(self, name="zenith-checker", daemon=True)
+    def __init__(
+        self, hosts: Callable[[], list[str]], creds: DbCredentials, interval: float = 0.1
+    ) -> None:
+        super().__init__(name="zenith-checker", daemon=True)
+        self.hosts = hosts
+        self.creds = creds
+        self.interval = interval
+        self.samples = 0
+        self.violations: list[Sample] = []
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
