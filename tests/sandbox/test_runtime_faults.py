@@ -188,3 +188,25 @@ def test_pods_do_not_outlive_a_killed_runtime(apiserver: ApiServer, tmp_path: Pa
         eventually(lambda: proc_state(c["mainPid"]) in (None, "Z"), what="main process gone")
     # ... and `stop` (sandbox down) kills what a dead runtime left (the orphaned child)
     assert all(proc_state(p) in (None, "Z") for p in c["pids"])
+
+
+def test_runtime_restart_restarts_containers_in_place(apiserver: ApiServer, tmp_path: Path) -> None:
+    kc = apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+    with start_sandbox(tmp_path / "sb", operator=False, kubeconfig=kc, install_crds=False) as sb:
+        kube = Kube(sb.api)
+        kube.create(STATEFULSETS, "default", statefulset("r", 1))
+        before = eventually(
+            lambda: pod_ready(p := kube.get(PODS, "default", "r-0")) and p, what="ready"
+        )
+        sb.restart_runtime()
+
+        def restarted() -> dict | None:
+            p = kube.get(PODS, "default", "r-0")
+            cs = p["status"]["containerStatuses"][0]
+            return p if pod_ready(p) and cs["restartCount"] >= 1 else None
+
+        after = eventually(restarted, what="container restarted by the new runtime")
+        assert after["metadata"]["uid"] == before["metadata"]["uid"]  # same pod object
+        assert after["status"]["podIP"] == before["status"]["podIP"]  # IP kept while it lives
+        events = kube.request("GET", "/api/v1/namespaces/default/events")["items"]
+        assert {"Started"} <= {e["reason"] for e in events if e["involvedObject"]["name"] == "r-0"}

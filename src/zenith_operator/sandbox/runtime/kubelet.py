@@ -30,7 +30,7 @@ from typing import Any
 
 from . import probes as probe_mod
 from . import volumes as vol
-from .kube import CONFIGMAPS, PODS, PVCS, PVS, SECRETS, Kube, KubeError
+from .kube import CONFIGMAPS, EVENTS, PODS, PVCS, PVS, SECRETS, Kube, KubeError
 from .node import Node
 from .processes import Group, Reaper, save_sessions, scan, spawn, terminate
 
@@ -207,6 +207,7 @@ class PodWorker:
             if grace is None:
                 grace = spec.get("terminationGracePeriodSeconds", 30)
             log.info("pod %s/%s: deleting (grace %ss)", self.ns, self.name, grace)
+            self.event("Killing", f"Stopping pod (grace {grace}s)", None, "Normal")
             self._stop_task = asyncio.create_task(self.stop(float(grace), delete_object=True))
 
     def gone(self) -> None:
@@ -217,6 +218,12 @@ class PodWorker:
 
     def all_runs(self) -> list[ContainerRun]:
         return self.inits + self.containers
+
+    def event(
+        self, reason: str, message: str, container: str | None, etype: str = "Warning"
+    ) -> None:
+        """A core/v1 Event about this pod, as a kubelet reports (fire and forget)."""
+        self.k.event(self.pod, reason, message, container, etype)
 
     # -- lifecycle -----------------------------------------------------------------
     async def _lifecycle(self) -> None:
@@ -298,13 +305,15 @@ class PodWorker:
         run.ready = run.started and "readinessProbe" not in run.spec and not run.init
         self.dirty.set()
         log.info("pod %s/%s: started %s pid %d", self.ns, self.name, run.name, pid)
+        self.event("Started", f"Started container {run.name}", run.name, "Normal")
         probing = None if run.init else asyncio.create_task(self._probe_all(run, began))
         waits: list[asyncio.Future[Any]] = [run.exited, run.kill]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         message = ""
         if run.kill.done() and not run.exited.done():
             message = run.kill.result()
-            grace = self._probe_grace(message)
+            grace = self._probe_grace(run, message)
+            self.event("Killing", message, run.name)
             log.info("pod %s/%s: killing %s: %s", self.ns, self.name, run.name, message)
             await terminate(run.group, grace, run.exited)
         code = await run.exited
@@ -353,6 +362,8 @@ class PodWorker:
             else min(max(run.backoff * 2, BACKOFF_START), BACKOFF_CAP)
         )
         run.backoff = delay
+        if delay:
+            self.event("BackOff", f"Back-off restarting failed container {run.name}", run.name)
         run.state = {
             "waiting": {
                 "reason": "CrashLoopBackOff" if delay else "ContainerCreating",
@@ -364,14 +375,12 @@ class PodWorker:
         while not self.stopping and time.monotonic() < deadline:
             await asyncio.sleep(min(0.1, deadline - time.monotonic()))
 
-    def _probe_grace(self, message: str) -> float:
-        spec = self.pod.get("spec") or {}
-        for c in self.containers:
-            for kind in ("livenessProbe", "startupProbe"):
-                p = c.spec.get(kind) or {}
-                if kind[:-5] in message and p.get("terminationGracePeriodSeconds") is not None:
-                    return float(p["terminationGracePeriodSeconds"])
-        return float(spec.get("terminationGracePeriodSeconds", 30))
+    def _probe_grace(self, run: ContainerRun, message: str) -> float:
+        for kind in ("livenessProbe", "startupProbe"):
+            p = run.spec.get(kind) or {}
+            if kind[:-5] in message and p.get("terminationGracePeriodSeconds") is not None:
+                return float(p["terminationGracePeriodSeconds"])
+        return float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
     # -- probes --------------------------------------------------------------------
     async def _probe_all(self, run: ContainerRun, began: float) -> None:
@@ -405,6 +414,8 @@ class PodWorker:
                 tracker.spec, self.ip, run.spec, lambda argv, to: self._exec(run, argv, to)
             )
             verdict = tracker.record(ok)
+            if verdict is False:
+                self.event("Unhealthy", f"{tracker.kind.capitalize()} probe failed", run.name)
             if tracker.kind == "readiness":
                 if run.ready != tracker.result:
                     run.ready = tracker.result
@@ -674,6 +685,7 @@ class Kubelet:
         self.ips = IpPool()
         self.workers: dict[str, PodWorker] = {}
         self.on_change: Callable[[], None] | None = None
+        self._pending: set[asyncio.Future[None]] = set()
 
     def sync(self, pods: list[Obj]) -> None:
         """Make the workers match the pods bound to this node."""
@@ -700,6 +712,42 @@ class Kubelet:
         for uid, worker in list(self.workers.items()):
             if uid not in seen:
                 worker.gone()
+
+    def event(self, pod: Obj, reason: str, message: str, container: str | None, etype: str) -> None:
+        meta = pod["metadata"]
+        ref: Obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        }
+        if container:
+            ref["fieldPath"] = f"spec.containers{{{container}}}"
+        t = now()
+        body: Obj = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": etype,
+            "source": {"component": "kubelet", "host": self.node.name},
+            "firstTimestamp": t,
+            "lastTimestamp": t,
+            "count": 1,
+            "reportingComponent": "kubelet",
+            "reportingInstance": self.node.name,
+        }
+
+        def post() -> None:
+            with contextlib.suppress(Exception):
+                self.kube.create(EVENTS, meta["namespace"], body)
+
+        task = asyncio.get_running_loop().run_in_executor(None, post)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def save_sessions(self) -> None:
         """Persist our containers' sessions so a runtime that died leaves nothing behind
