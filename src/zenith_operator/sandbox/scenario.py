@@ -185,7 +185,7 @@ class FaultRun:
     victim: str
     detected: float | None = None  # the operator left Normal
     promoted: float | None = None  # first acknowledged write on another instance
-    recovered: float | None = None  # the active accepted writes again (any instance)
+    recovered: float | None = None  # first write acknowledged after writes began failing
     normal: float | None = None  # back to Normal with the standby in sync
     new_active: str | None = None
     acked: int = 0
@@ -237,10 +237,11 @@ def run_fault(
                 last_state = state
             if run.detected is None and state != "Normal":
                 run.detected = now
-            if run.recovered is None and writer.first_ack_after(t0) is not None:
-                ack = writer.first_ack_after(t0)
-                assert ack is not None
-                run.recovered = ack.at - t0
+            failed = writer.first_failure_after(t0)
+            if run.recovered is None and failed is not None:
+                ack = writer.first_ack_after(failed)
+                if ack is not None:
+                    run.recovered = ack.at - t0
             if run.promoted is None and victim_role == "active":
                 moved = next((a for a in writer.acks if a.at > t0 and a.host != old_ip), None)
                 if moved is not None:

@@ -87,7 +87,7 @@ class Writer(threading.Thread):
         self.creds = creds
         self.pause = pause
         self.acks: list[Ack] = []
-        self.failures = 0
+        self.failures: list[float] = []  # time.monotonic() of each failed write
         self._stop_event = threading.Event()
         self._next_id = 1
 
@@ -98,6 +98,9 @@ class Writer(threading.Thread):
     @property
     def acked_ids(self) -> set[int]:
         return {a.id for a in self.acks}
+
+    def first_failure_after(self, moment: float) -> float | None:
+        return next((at for at in self.failures if at > moment), None)
 
     def first_ack_after(self, moment: float, host: str | None = None) -> Ack | None:
         for ack in self.acks:
@@ -126,7 +129,7 @@ class Writer(threading.Thread):
                 self._next_id += 1
                 self._stop_event.wait(self.pause)
             except psycopg.Error:
-                self.failures += 1
+                self.failures.append(time.monotonic())
                 # The id may or may not have committed: it is never reused, and only
                 # acknowledged ids are checked, so an unknown outcome cannot hide a loss.
                 self._next_id += 1
