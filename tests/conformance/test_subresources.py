@@ -141,3 +141,28 @@ def test_pod_binding(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> 
     assert status == 409 and res["reason"] == "Conflict"
     # A bound pod is deleted by its kubelet (grace period 0).
     core.delete_namespaced_pod("p", ns, grace_period_seconds=0)
+
+
+@pytest.mark.usefixtures("widgets")
+def test_custom_scale_subresource(api_client: ApiClient, ns: str) -> None:
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}"
+    raw(api_client, "POST", base, widget("w", size=2))
+    raw(
+        api_client,
+        "PATCH",
+        f"{base}/w/status",
+        {"status": {"replicas": 1, "selector": "app=w"}},
+        MERGE,
+    )
+    status, scale = raw(api_client, "GET", f"{base}/w/scale")
+    assert status == 200
+    assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
+    assert scale["spec"] == {"replicas": 2}
+    assert scale["status"] == {"replicas": 1, "selector": "app=w"}
+    status, scale = raw(api_client, "PATCH", f"{base}/w/scale", {"spec": {"replicas": 3}}, MERGE)
+    assert status == 200 and scale["spec"]["replicas"] == 3
+    _, obj = raw(api_client, "GET", f"{base}/w")
+    assert obj["spec"]["size"] == 3 and obj["metadata"]["generation"] == 2
+    status, body = raw(api_client, "PATCH", f"{base}/w/scale", {"spec": {"replicas": 0}}, MERGE)
+    assert status == 422
+    assert any(c["field"] == "spec.size" for c in body["details"]["causes"])

@@ -64,7 +64,14 @@ WIDGET_CRD: dict[str, Any] = {
                 "name": VERSION,
                 "served": True,
                 "storage": True,
-                "subresources": {"status": {}},
+                "subresources": {
+                    "status": {},
+                    "scale": {
+                        "specReplicasPath": ".spec.size",
+                        "statusReplicasPath": ".status.replicas",
+                        "labelSelectorPath": ".status.selector",
+                    },
+                },
                 "schema": {
                     "openAPIV3Schema": {
                         "type": "object",

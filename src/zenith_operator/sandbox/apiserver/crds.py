@@ -93,6 +93,14 @@ def types_of(crd: Obj) -> list[ResourceType]:
         if not v.get("served", True):
             continue
         subs = v.get("subresources") or {}
+        sc = subs.get("scale")
+        scale_paths = None
+        if isinstance(sc, dict):
+            scale_paths = (
+                sc.get("specReplicasPath", ".spec.replicas"),
+                sc.get("statusReplicasPath", ".status.replicas"),
+                sc.get("labelSelectorPath", ""),
+            )
         out.append(
             ResourceType(
                 group=spec["group"],
@@ -107,6 +115,7 @@ def types_of(crd: Obj) -> list[ResourceType]:
                 schema=(v.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"},
                 custom=True,
                 printer_columns=tuple(v.get("additionalPrinterColumns") or ()),
+                scale_paths=scale_paths,
             )
         )
     return out

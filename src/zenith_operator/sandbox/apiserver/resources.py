@@ -27,6 +27,7 @@ class ResourceType:
     schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     custom: bool = False  # served from a CRD
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    scale_paths: tuple[str, str, str] | None = None  # CRD scale subresource paths
 
     @property
     def singular(self) -> str:

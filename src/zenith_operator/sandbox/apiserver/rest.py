@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from . import defaults, deletion, errors, meta, patching
+from . import defaults, deletion, errors, meta, patching, scale
 from .errors import ApiError, FieldError
 from .resources import Registry, ResourceType
 from .selectors import parse_fields, parse_labels
@@ -304,12 +304,11 @@ class Api:
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, old["metadata"]["name"])
         new = meta.deep(old)
-        new["spec"]["replicas"] = body.get("spec", {}).get("replicas", 0)
-        self._bump_generation(rt, new, old)
-        return scale_of(self._store(rt, new, old, ctx))
+        scale.with_replicas(rt, new, body.get("spec", {}).get("replicas", 0))
+        return scale.scale_of(rt, self._update(rt, old["metadata"]["name"], new, old, "", ctx))
 
     def view(self, rt: ResourceType, obj: Obj, sub: str) -> Obj:
-        return scale_of(obj) if sub == "scale" else self.out(rt, obj)
+        return scale.scale_of(rt, obj) if sub == "scale" else self.out(rt, obj)
 
     def patch(
         self,
@@ -382,23 +381,3 @@ def _sort_key(obj: Obj) -> str:
     """etcd's key order: `namespace/name` compared as bytes."""
     m = obj["metadata"]
     return f"{m.get('namespace', '')}/{m['name']}" if m.get("namespace") else m["name"]
-
-
-def scale_of(obj: Obj) -> Obj:
-    """The autoscaling/v1 Scale view of a workload."""
-    m = obj["metadata"]
-    selector = obj.get("spec", {}).get("selector", {}).get("matchLabels", {})
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            k: m[k]
-            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-            if k in m
-        },
-        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-        "status": {
-            "replicas": obj.get("status", {}).get("replicas", 0),
-            "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
-        },
-    }
