@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from zenith_operator import naming
+from zenith_operator.api.cluster import ref_from_body
 from zenith_operator.api.spec import SpecError
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
@@ -22,7 +23,7 @@ from zenith_operator.controller.executor import MY_CONDITIONS, Executor
 from zenith_operator.controller.observe import Memory, poll, read_cluster
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha.decide import decide
-from zenith_operator.resources.workload import new_token
+from zenith_operator.resources.workload import agent_token_secret, new_token
 
 DEFAULT_INTERVAL = 10.0
 
@@ -30,35 +31,15 @@ DEFAULT_INTERVAL = 10.0
 def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
     """Blocking: the agent token from the cluster's Secret, created here if missing.
 
-    The reconciler normally creates it; creating it here too (idempotently, same name,
-    owned by the cluster) only matters when the HA loop runs first.
+    The reconciler normally creates it; creating it here too (idempotently, with the
+    reconciler's own builder) only matters when the HA loop runs first.
     """
     meta = body["metadata"]
     ns, cluster = meta.get("namespace"), meta["name"]
     ref = Ref("v1", "Secret", naming.agent_secret_name(cluster), ns)
     secret = kube.get(ref)
     if secret is None:
-        owner = {
-            "apiVersion": body.get("apiVersion", f"{naming.GROUP}/{naming.VERSION}"),
-            "kind": naming.KIND,
-            "name": cluster,
-            "uid": meta.get("uid"),
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-        token = base64.b64encode(new_token().encode()).decode()
-        obj: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": ref.name,
-                "namespace": ns,
-                "labels": naming.common_labels(cluster),
-                "ownerReferences": [owner],
-            },
-            "type": "Opaque",
-            "data": {naming.AGENT_TOKEN_KEY: token},
-        }
+        obj = agent_token_secret(ref_from_body(body), new_token())
         try:
             secret = kube.create(obj)
         except KubeError as exc:
@@ -108,7 +89,8 @@ class HaLoop:
             return DEFAULT_INTERVAL
         interval = view.settings.polling_interval
         client.status_timeout = max(0.2, min(STATUS_TIMEOUT, interval / 2))
-        if self.token is None:
+        if self.token is None and any(p.ip for p in view.pods.values()):
+            # only once there is an agent to talk to: the reconciler has made the Secret
             self.token = await asyncio.to_thread(ensure_agent_token, self.kube, body)
             client.token = self.token
         m = self.memory
