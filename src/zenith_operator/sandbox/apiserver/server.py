@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, meta, openapi
+from . import discovery, errors, meta, openapi, tables
 from .errors import ApiError
 from .resources import ResourceType
 from .rest import Api, Ctx
@@ -148,9 +148,25 @@ class App:
         if method == "GET" and not r.name:
             if r.watch_path or ctx.query.get("watch") in ("true", "1"):
                 return await serve_watch(request, api, rt, r.namespace, ctx, self.bookmark_interval)
-            return _json(api.list(rt, r.namespace, ctx))
+            listed = api.list(rt, r.namespace, ctx)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                t = tables.table(
+                    rt,
+                    listed["items"],
+                    listed["metadata"]["resourceVersion"],
+                    ctx.query.get("includeObject", "Metadata"),
+                )
+                t["metadata"] = listed["metadata"]
+                return _json(t)
+            return _json(listed)
         if method == "GET":
-            return _json(api.view(rt, api.find(rt, ns, r.name), r.sub))
+            obj = api.find(rt, ns, r.name)
+            if not r.sub and tables.wants_table(request.headers.get("Accept", "")):
+                rv = obj["metadata"]["resourceVersion"]
+                return _json(
+                    tables.table(rt, [obj], rv, ctx.query.get("includeObject", "Metadata"))
+                )
+            return _json(api.view(rt, obj, r.sub))
         if r.namespace is None and rt.namespaced:
             raise errors.path_not_found()
         if method == "POST" and not r.name:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from . import tables
 from .resources import ResourceType
 from .rest import Api, Ctx
 from .selectors import parse_fields, parse_labels
-from .storage import Event, Obj
+from .storage import Event, Obj, Watcher
 
 DEFAULT_TIMEOUT = 1800.0
 
@@ -53,6 +54,14 @@ async def serve_watch(
 
     store = api.store
     ns = namespace if rt.namespaced else None
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    include = q.get("includeObject", "Metadata")
+
+    def render(obj: Obj) -> Obj:
+        if as_table:
+            return tables.table(rt, [obj], obj["metadata"]["resourceVersion"], include)
+        return api.out(rt, obj)
+
     timeout = float(q.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     deadline = time.monotonic() + timeout
     bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
@@ -65,7 +74,7 @@ async def serve_watch(
     last_rv = store.current_rv()
     expired: str | None = None
     if rv_param in ("", "0") or initial_events:
-        first = [_line("ADDED", api.out(rt, o)) for o in store.list_objs(rt.key, ns) if match(o)]
+        first = [_line("ADDED", render(o)) for o in store.list_objs(rt.key, ns) if match(o)]
     else:
         try:
             since = int(rv_param)
@@ -76,7 +85,7 @@ async def serve_watch(
         else:
             for event in store.since(since):
                 if watcher.wants(event) and (kind := _translate(event, match)):
-                    first.append(_line(kind, api.out(rt, event.obj)))
+                    first.append(_line(kind, render(event.obj)))
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     try:
@@ -97,7 +106,7 @@ async def serve_watch(
             await resp.write(line)
         if initial_events and bookmarks:
             await resp.write(_bookmark(rt, last_rv, initial_end=True))
-        await _stream(resp, api, rt, watcher, match, deadline, bookmarks, bookmark_interval)
+        await _stream(resp, api, rt, watcher, match, deadline, bookmarks, bookmark_interval, render)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -116,15 +125,13 @@ async def _stream(
     resp: web.StreamResponse,
     api: Api,
     rt: ResourceType,
-    watcher: object,
+    watcher: Watcher,
     match: Callable[[Obj], bool],
     deadline: float,
     bookmarks: bool,
     interval: float,
+    render: Callable[[Obj], Obj],
 ) -> None:
-    from .storage import Watcher
-
-    assert isinstance(watcher, Watcher)
     next_bookmark = time.monotonic() + interval
     final_bookmark_sent = False
     while True:
@@ -152,4 +159,4 @@ async def _stream(
             return
         kind = _translate(event, match)
         if kind is not None:
-            await resp.write(_line(kind, api.out(rt, event.obj)))
+            await resp.write(_line(kind, render(event.obj)))
