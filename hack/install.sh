@@ -11,7 +11,15 @@ SUDO=""
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo ">> installing PostgreSQL server (Debian package postgresql)"
   $SUDO apt-get update -qq
+  APT_UPDATED=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+# iptables: the sandbox's "agent port unreachable" fault (optional; skipped without it).
+if ! command -v iptables >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo ">> installing iptables (sandbox network faults)"
+  { apt-get install -y -qq iptables >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }; } ||
+    echo ">> iptables unavailable: network fault scenarios will be skipped" >&2
 fi
 # The agent drops privileges to this user for the postmaster when run as root.
 id postgres >/dev/null 2>&1 || $SUDO useradd --system --home-dir /var/lib/postgresql postgres
