@@ -11,7 +11,6 @@ SUDO=""
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo ">> installing PostgreSQL server (Debian package postgresql)"
   $SUDO apt-get update -qq
-  APT_UPDATED=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 # iptables: the sandbox's "agent port unreachable" fault (optional; skipped without it).
