@@ -18,24 +18,18 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.scenario import Cluster, FaultRun, load_example, run_fault
-
-FAULTS = ("kill-database", "kill-pod", "delete-pod", "freeze")
-
-
-def injector(sandbox: Sandbox, fault: str) -> Callable[[str], object]:
-    faults = sandbox.faults
-    table: dict[str, Callable[[str], object]] = {
-        "kill-database": faults.kill_database,
-        "kill-pod": faults.kill_processes,
-        "delete-pod": faults.delete_pod,
-        "freeze": faults.freeze,
-    }
-    return table[fault]
+from zenith_operator.sandbox.cli import start_sandbox
+from zenith_operator.sandbox.scenario import (
+    FAULT_KINDS,
+    Cluster,
+    FaultRun,
+    fault_injector,
+    load_example,
+    network_faults_available,
+    run_fault,
+)
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:
@@ -72,7 +66,7 @@ def row(label: str, values: list[float]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/failover.py")
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--faults", help="comma-separated; default: every kind that can run here")
     parser.add_argument("--polling-interval", type=int, default=1)
     parser.add_argument("--unreachable-timeout", type=int, default=5)
     args = parser.parse_args(argv)
@@ -82,7 +76,14 @@ def main(argv: list[str]) -> int:
     promotes: dict[str, list[float]] = {}
     failures = 0
     try:
-        for n, fault in enumerate(args.faults.split(",")):
+        kinds = (
+            args.faults.split(",")
+            if args.faults
+            else [
+                k.name for k in FAULT_KINDS.values() if network_faults_available() or not k.network
+            ]
+        )
+        for n, fault in enumerate(kinds):
             cluster = Cluster(sandbox.api, sandbox.namespace, f"bench-{n}")
             cluster.create(
                 load_example(
@@ -94,7 +95,8 @@ def main(argv: list[str]) -> int:
             cluster.wait_normal(timeout=180)
             started = time.time()
             for i in range(args.runs):
-                run = run_fault(cluster, injector(sandbox, fault), fault, timeout=180)
+                inject = fault_injector(sandbox.faults, fault)
+                run = run_fault(cluster, inject, fault, timeout=180)
                 if fault == "freeze":
                     sandbox.faults.thaw(run.victim)
                 results.setdefault(fault, []).append(run)

@@ -15,14 +15,15 @@ import time
 from pathlib import Path
 
 from zenith_operator.sandbox.cli import start_sandbox
-from zenith_operator.sandbox.scenario import Cluster, FaultRun, load_example, run_fault
-
-FAULTS = {
-    "kill-pod": "SIGKILL every process of the active pod (agent and database)",
-    "kill-database": "SIGKILL the active's PostgreSQL postmaster",
-    "delete-pod": "delete the active pod through the Kubernetes API",
-    "freeze": "SIGSTOP the active pod: alive but unresponsive",
-}
+from zenith_operator.sandbox.scenario import (
+    FAULT_KINDS,
+    Cluster,
+    FaultRun,
+    fault_injector,
+    load_example,
+    network_faults_available,
+    run_fault,
+)
 
 
 class Clock:
@@ -56,7 +57,11 @@ def _report(run: FaultRun, say: Clock) -> bool:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zenith-operator sandbox demo")
     parser.add_argument("--state-dir", default=".sandbox/demo")
-    parser.add_argument("--fault", choices=sorted(FAULTS), default="kill-pod")
+    parser.add_argument(
+        "--fault",
+        choices=sorted(FAULT_KINDS),
+        help="default: node-crash where iptables is available, else kill-pod",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the sandbox running")
     args = parser.parse_args(argv)
     state = Path(args.state_dir)
@@ -76,17 +81,13 @@ def main(argv: list[str]) -> int:
             f"Normal: active {status['activeInstance']}, standby {status['standbyInstance']},"
             f" replication {status.get('replicationMode')}"
         )
-        inject = {
-            "kill-pod": sandbox.faults.kill_processes,
-            "kill-database": sandbox.faults.kill_database,
-            "delete-pod": sandbox.faults.delete_pod,
-            "freeze": sandbox.faults.freeze,
-        }[args.fault]
-        clock.say(f"writing rows; then: {FAULTS[args.fault]}")
+        fault = args.fault or ("node-crash" if network_faults_available() else "kill-pod")
+        inject = fault_injector(sandbox.faults, fault)
+        clock.say(f"writing rows; then {fault}: {FAULT_KINDS[fault].description}")
         run = run_fault(
             cluster,
             inject,
-            args.fault,
+            fault,
             on_state=lambda t, s: clock.say(f"  +{t:5.2f}s after the fault: state {s}"),
         )
         ok = _report(run, clock)

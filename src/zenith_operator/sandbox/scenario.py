@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ import yaml
 from kubernetes import client
 
 from zenith_operator import naming
+from zenith_operator.sandbox.faults import Faults
 from zenith_operator.sandbox.workload import (
     DbCredentials,
     WritabilityChecker,
@@ -266,3 +269,58 @@ def run_fault(
     active_ip = cluster.pod_ips()[run.new_active or victim]
     run.lost = missing_acknowledged(active_ip, creds, writer.acked_ids)
     return run
+
+
+# -- faults ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    description: str
+    network: bool = False  # needs iptables (root)
+
+
+FAULT_KINDS = {
+    f.name: f
+    for f in (
+        FaultKind("kill-database", "SIGKILL the instance's PostgreSQL postmaster"),
+        FaultKind("kill-pod", "SIGKILL every process of the pod; the kubelet restarts them"),
+        FaultKind("delete-pod", "delete the pod through the Kubernetes API"),
+        FaultKind("freeze", "SIGSTOP every process of the pod: alive but unresponsive"),
+        FaultKind(
+            "cut-off",
+            "drop TCP to the pod's agent port (iptables): alive, but unreachable",
+            network=True,
+        ),
+        FaultKind(
+            "node-crash",
+            "SIGKILL every process of the pod and cut its agent off the network, as when "
+            "its node dies",
+            network=True,
+        ),
+    )
+}
+
+
+def network_faults_available() -> bool:
+    return os.geteuid() == 0 and shutil.which("iptables") is not None
+
+
+def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
+    """The function that injects fault `kind` into a pod, by name."""
+
+    def cut_off(pod: str) -> object:
+        return faults.block_port(pod, naming.DEFAULT_AGENT_PORT)
+
+    def node_crash(pod: str) -> object:
+        cut_off(pod)
+        return faults.kill_processes(pod)
+
+    table: dict[str, Callable[[str], object]] = {
+        "kill-database": faults.kill_database,
+        "kill-pod": faults.kill_processes,
+        "delete-pod": faults.delete_pod,
+        "freeze": faults.freeze,
+        "cut-off": cut_off,
+        "node-crash": node_crash,
+    }
+    return table[kind]
