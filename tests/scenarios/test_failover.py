@@ -6,14 +6,27 @@ writes lost, back to Normal with the standby in sync; and prints the timings.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
 from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, FaultRun, run_fault
+from zenith_operator.sandbox.faults import FaultError
+from zenith_operator.sandbox.scenario import (
+    FAULT_KINDS,
+    Cluster,
+    FaultRun,
+    fault_injector,
+    network_faults_available,
+    run_fault,
+)
 
 pytestmark = pytest.mark.integration
+
+needs_network = pytest.mark.skipif(
+    not network_faults_available(), reason="network faults need root and iptables"
+)
 
 
 def _check(run: FaultRun) -> None:
@@ -25,6 +38,7 @@ def _check(run: FaultRun) -> None:
     assert not run.lost, f"acknowledged writes lost: {sorted(run.lost)[:20]}"
     assert run.normal is not None
     assert run.detected is not None, "the operator never noticed the fault"
+    assert run.acked > 0
 
 
 def test_create_pair_reaches_normal_in_sync(make_cluster: Callable[..., Cluster]) -> None:
@@ -36,34 +50,38 @@ def test_create_pair_reaches_normal_in_sync(make_cluster: Callable[..., Cluster]
     assert conditions.get("Ready") == "True"
 
 
-def test_kill_active_database(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "kill-database",
+        "kill-pod",
+        "delete-pod",
+        "freeze",
+        pytest.param("cut-off", marks=needs_network),
+        pytest.param("node-crash", marks=needs_network),
+    ],
+)
+def test_active_fault(sandbox: Sandbox, make_cluster: Callable[..., Cluster], kind: str) -> None:
     cluster = make_cluster("pair")
     cluster.wait_normal(timeout=120)
-    _check(run_fault(cluster, sandbox.faults.kill_database, "kill -9 active database"))
-
-
-def test_kill_active_pod_processes(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:
-    cluster = make_cluster("pair")
-    cluster.wait_normal(timeout=120)
-    _check(run_fault(cluster, sandbox.faults.kill_processes, "kill -9 active pod"))
-
-
-def test_delete_active_pod(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:
-    cluster = make_cluster("pair")
-    cluster.wait_normal(timeout=120)
-    run = run_fault(cluster, sandbox.faults.delete_pod, "delete active pod")
+    run = run_fault(cluster, fault_injector(sandbox.faults, kind), FAULT_KINDS[kind].description)
+    if kind == "freeze":
+        with contextlib.suppress(FaultError):  # the operator may have replaced the pod
+            sandbox.faults.thaw(run.victim)
     _check(run)
 
 
-def test_freeze_active_pod(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:
+@needs_network
+def test_active_cut_off_fails_over_to_the_standby(
+    sandbox: Sandbox, make_cluster: Callable[..., Cluster]
+) -> None:
+    """An active that stays unreachable is replaced: the standby is promoted."""
     cluster = make_cluster("pair")
     status = cluster.wait_normal(timeout=120)
-    victim = status["activeInstance"]
-    run = run_fault(cluster, sandbox.faults.freeze, "SIGSTOP active pod")
+    run = run_fault(cluster, fault_injector(sandbox.faults, "node-crash"), "node crash")
     _check(run)
-    # The frozen instance was killed by its liveness probe or rebuilt: never active again
-    # while another instance was writable (checked above); thaw is harmless now.
-    sandbox.faults.thaw(victim)
+    assert run.new_active == status["standbyInstance"]
+    assert [s for _, s in run.states][:2] == ["ActiveDown", "Failover"]
 
 
 def test_kill_standby(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:
@@ -77,15 +95,19 @@ def test_kill_standby(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) ->
     assert run.new_active == active, "losing the standby must not move the active"
 
 
+@needs_network
 def test_operator_killed_during_failover(
     sandbox: Sandbox, make_cluster: Callable[..., Cluster]
 ) -> None:
     cluster = make_cluster("pair")
-    cluster.wait_normal(timeout=120)
+    status = cluster.wait_normal(timeout=120)
+    crash = fault_injector(sandbox.faults, "node-crash")
 
-    def kill_active_then_operator(victim: str) -> None:
-        sandbox.faults.kill_processes(victim)
-        cluster.wait_state("ActiveDown", "Failover", timeout=30)
+    def crash_then_kill_operator(victim: str) -> None:
+        crash(victim)
+        cluster.wait_state("Failover", timeout=60)
         sandbox.restart_operator(kill=True)
 
-    _check(run_fault(cluster, kill_active_then_operator, "operator killed mid-failover"))
+    run = run_fault(cluster, crash_then_kill_operator, "operator killed mid-failover")
+    _check(run)
+    assert run.new_active == status["standbyInstance"]
