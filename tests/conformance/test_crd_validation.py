@@ -207,3 +207,22 @@ def test_crd_name_must_match(api_client: ApiClient) -> None:
     )
     assert status == 422
     assert any(c["field"] == "metadata.name" for c in res["details"]["causes"])
+
+
+def test_one_of(api_client: ApiClient, ns: str) -> None:
+    status, _ = _create(api_client, ns, choice={"a": "x"})
+    assert status == 201
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}/w"
+    status, body = raw(
+        api_client, "PATCH", base, {"spec": {"choice": {"b": "y"}}}, "application/merge-patch+json"
+    )
+    assert status == 422
+    assert any(c["field"] == "spec.choice" for c in body["details"]["causes"])
+    status, body = raw(
+        api_client,
+        "PATCH",
+        base,
+        {"spec": {"choice": {"a": None, "b": "y"}}},
+        "application/merge-patch+json",
+    )
+    assert status == 200

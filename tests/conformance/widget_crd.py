@@ -42,6 +42,11 @@ _SPEC: dict[str, Any] = {
             "default": {},
             "properties": {"level": {"type": "string", "default": "info"}},
         },
+        "choice": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+            "oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+        },
         "ttl": {
             "type": "integer",
             "x-kubernetes-validations": [

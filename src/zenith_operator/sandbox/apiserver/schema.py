@@ -187,8 +187,44 @@ def validate(
         _validate_array(s, value, path, errs, old if has_old else None)
     elif isinstance(value, dict):
         _validate_object(s, value, path, errs, old, has_old, root)
+    _validate_composition(s, value, path, errs)
     if len(errs) == before:
         cel.evaluate(s, value, old, has_old, path, errs)
+
+
+def _fails(s: Schema, value: Any, path: str) -> bool:
+    sub: list[FieldError] = []
+    validate(s, value, path, sub)
+    return bool(sub)
+
+
+def _validate_composition(s: Schema, value: Any, path: str, errs: list[FieldError]) -> None:
+    """allOf/anyOf/oneOf/not value validation (kube-openapi's composite errors)."""
+    name = path or "."
+    for sub in s.get("allOf") or []:
+        validate(sub, value, path, errs)
+    any_of = s.get("anyOf")
+    if any_of and all(_fails(sub, value, path) for sub in any_of):
+        errs.append(
+            FieldError(
+                "invalid", path, value, f'"{name}" must validate at least one schema (anyOf)'
+            )
+        )
+    if one_of := s.get("oneOf"):
+        passing = sum(not _fails(sub, value, path) for sub in one_of)
+        if passing != 1:
+            errs.append(
+                FieldError(
+                    "invalid",
+                    path,
+                    value,
+                    f'"{name}" must validate one and only one schema (oneOf)',
+                )
+            )
+    if "not" in s and not _fails(s["not"], value, path):
+        errs.append(
+            FieldError("invalid", path, value, f'"{name}" must not validate the schema (not)')
+        )
 
 
 def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -> None:
