@@ -76,3 +76,21 @@ def test_kubeconfig_shape(tmp_path: Path) -> None:
         assert json.loads(json.dumps(cfg)) == cfg
     finally:
         srv.stop()
+
+
+async def test_start_async_inside_a_loop(tmp_path: Path) -> None:
+    import aiohttp
+
+    from zenith_operator.sandbox.apiserver import ApiServer
+
+    srv = ApiServer()
+    await srv.start_async()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"{srv.url}/api/v1/namespaces/default/configmaps"
+            async with session.post(url, json={"metadata": {"name": "a"}}) as resp:
+                assert resp.status == 201
+            async with session.get(f"{url}/a") as resp:
+                assert (await resp.json())["metadata"]["name"] == "a"
+    finally:
+        await srv.stop_async()
