@@ -93,10 +93,14 @@ class Plan:
         return max(v for v in values if v is not None)
 
     def never_leased(self) -> bool:
+        """A brand-new cluster: no lease was ever granted, no promote ever sent."""
+        p = self.old.pending_action
+        no_promote = p is None or (p.kind == PendingKind.INITIALIZE and p.attempts == 0)
         return (
-            self.old.active_instance is None
+            self.old.state in (None, State.INITIALIZING.value)
             and self.old.last_lease_renewal is None
-            and self.old.pending_action is None
+            and self.obs.lease_renewed_at is None
+            and no_promote
         )
 
     def quiet(self, name: str) -> str | None:

@@ -83,6 +83,37 @@ CASES = [
         has=[Promote(A, TTL)],
     ),
     Case(
+        "new pair: no lease wait for an instance that never had one",
+        status(State.INITIALIZING, A, renewal=None, mode=None, in_sync=False),
+        observe(
+            inst(A, agent(A, Role.NONE, DatabaseState.STOPPED, timeline=None, position=None)),
+            inst(B, None, last_ok=None, error="pod has no IP yet"),
+            started_at=T0 - 1,
+        ),
+        State.INITIALIZING,
+        "initialising c-0 as the active",
+        has=[Promote(A, TTL)],
+    ),
+    Case(
+        "Initializing after a promote was sent: the lease rule applies again",
+        status(
+            State.INITIALIZING,
+            A,
+            renewal=None,
+            mode=None,
+            in_sync=False,
+            pending=pending("Initialize", A, attempts=1, last=T0 - 40),
+        ),
+        observe(
+            inst(A, agent(A, Role.ACTIVE, DatabaseState.RUNNING, fenced=True)),
+            inst(B, None, last_ok=None, error="timeout"),
+            started_at=T0 - 1,
+        ),
+        State.INITIALIZING,
+        "c-1 is unreachable and its lease may last",
+        lacks=[Promote],
+    ),
+    Case(
         "new pair: the standby is told to follow once the active serves",
         status(State.INITIALIZING, A, in_sync=False, mode="async", degraded=True),
         observe(
