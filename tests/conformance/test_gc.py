@@ -112,3 +112,22 @@ def test_namespace_deletion_cascades(core: client.CoreV1Api) -> None:
         return False
 
     poll(ns_gone, timeout=120, interval=0.2, what="namespace removed")
+
+
+def test_namespace_finalize_subresource(core: client.CoreV1Api) -> None:
+    ns = core.create_namespace({"metadata": {"generateName": "zconf-fin-"}}).metadata.name
+    body = core.read_namespace(ns)
+    body.spec.finalizers = []
+    out = core.replace_namespace_finalize(ns, body)
+    assert not out.spec.finalizers
+    assert out.status.phase == "Active"
+    core.delete_namespace(ns)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(ns)
+        except client.ApiException as e:
+            return e.status == 404
+        return False
+
+    poll(gone, timeout=120, interval=0.2, what="namespace removed")

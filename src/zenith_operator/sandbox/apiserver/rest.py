@@ -259,7 +259,12 @@ class Api:
                 f"Precondition failed: UID in precondition: "
                 f"{m['uid']}, UID in object meta: {om['uid']}",
             )
-        if sub == "status":
+        if sub == "finalize":  # namespaces/finalize: only spec.finalizers change
+            result = meta.deep(old)
+            result.setdefault("spec", {})["finalizers"] = (
+                new.get("spec", {}).get("finalizers") or []
+            )
+        elif sub == "status":
             result = meta.deep(old)
             if "status" in new:
                 result["status"] = new["status"]
