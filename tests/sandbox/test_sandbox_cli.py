@@ -60,6 +60,8 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         assert info["apiserver"]["alive"] and info["runtime"]["alive"]
         assert info["runtime"]["control"].startswith("http://127.0.0.1:")
         assert zenith("sandbox", "up", "--state-dir", str(state)).returncode == 1
+        logs = zenith("sandbox", "logs", "runtime", "--state-dir", str(state))
+        assert logs.returncode == 0 and "control http://127.0.0.1:" in logs.stdout
         fault = zenith("sandbox", "fault", "freeze", "nope", "--state-dir", str(state))
         assert fault.returncode == 1 and "not running on this node" in fault.stderr
     finally:

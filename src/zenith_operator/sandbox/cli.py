@@ -1,4 +1,4 @@
-"""`zenith-operator sandbox up|down|status|fault|demo`, and `start_sandbox` for tests.
+"""`zenith-operator sandbox up|down|status|logs|fault|demo`, and `start_sandbox` for tests.
 
 `up` starts three background processes, each in its own session, with logs and pids in
 the state directory (default `.sandbox`):
@@ -391,6 +391,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs(args: argparse.Namespace) -> int:
+    """Print a pod container's log (all its runs) or a sandbox process's log."""
+    state = Path(args.state_dir)
+    if args.target in ORDER:
+        path = state / "logs" / f"{args.target}.log"
+    else:
+        pod_dir = state / "logs" / args.namespace / args.target
+        logs = sorted(pod_dir.glob("*.log"))
+        chosen = [p for p in logs if p.stem == args.container] if args.container else logs[:1]
+        if not chosen:
+            print(f"no log for {args.target} {args.container or ''} in {pod_dir}", file=sys.stderr)
+            return 1
+        path = chosen[0]
+    try:
+        sys.stdout.write(path.read_text(errors="replace"))
+    except OSError as e:
+        print(f"{path}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _demo(argv: list[str]) -> int:
     try:
         module = importlib.import_module("zenith_operator.sandbox.demo")
@@ -416,10 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     down = sub.add_parser("down", help="stop everything")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     sub.add_parser("status", help="what runs")
+    logs = sub.add_parser(
+        "logs", help="print a log: POD [-c CONTAINER] or apiserver|runtime|operator"
+    )
+    logs.add_argument("target")
+    logs.add_argument("--container", "-c")
+    logs.add_argument("--namespace", "-n", default="default")
     sub.add_parser("fault", help="inject a fault: sandbox fault KIND POD (see --help)")
     sub.add_parser("demo", help="run the demo")
     for sp in sub.choices.values():
         sp.add_argument("--state-dir", default=".sandbox")
     args = p.parse_args(argv)
-    handlers = {"up": _up, "down": _down, "status": _status}
+    handlers = {"up": _up, "down": _down, "status": _status, "logs": _logs}
     return handlers[args.cmd](args)

@@ -296,6 +296,7 @@ class PodWorker:
             return
         run.env = env
         run.group = Group(pid, start)
+        run.frozen = False
         run.exited = self.k.reaper.wait(pid)
         self.k.save_sessions()
         run.kill = asyncio.get_running_loop().create_future()
