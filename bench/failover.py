@@ -16,7 +16,6 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from zenith_operator.sandbox.scenario import (
     Cluster,
     FaultRun,
     fault_injector,
+    fresh_state_dir,
     load_example,
     network_faults_available,
     run_fault,
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--polling-interval", type=int, default=1)
     parser.add_argument("--unreachable-timeout", type=int, default=5)
     args = parser.parse_args(argv)
-    state = Path(tempfile.mkdtemp(prefix="zenith-bench-"))
+    state = fresh_state_dir("bench")
     sandbox = start_sandbox(state)
     results: dict[str, list[FaultRun]] = {}
     promotes: dict[str, list[float]] = {}

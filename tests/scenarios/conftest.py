@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.scenario import Cluster, load_example, wait_for
+from zenith_operator.sandbox.scenario import Cluster, fresh_state_dir, load_example, wait_for
 
 _names = itertools.count()
 
@@ -32,18 +32,16 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox() -> Iterator[Sandbox]:
     if not _have_postgres():
         pytest.skip("sandbox scenarios: no PostgreSQL server binaries (make install)")
-    state = tmp_path_factory.mktemp("sandbox")
+    state = fresh_state_dir("scenarios")
     sb = start_sandbox(state)
     try:
         yield sb
     finally:
         sb.stop()
-        logs = state / "logs"
-        if logs.exists():
-            print(f"sandbox logs kept in {logs}")
+        print(f"sandbox logs kept in {state / 'logs'}")
 
 
 @pytest.fixture

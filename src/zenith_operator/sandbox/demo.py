@@ -20,6 +20,7 @@ from zenith_operator.sandbox.scenario import (
     Cluster,
     FaultRun,
     fault_injector,
+    fresh_state_dir,
     load_example,
     network_faults_available,
     run_fault,
@@ -56,7 +57,7 @@ def _report(run: FaultRun, say: Clock) -> bool:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zenith-operator sandbox demo")
-    parser.add_argument("--state-dir", default=".sandbox/demo")
+    parser.add_argument("--state-dir", help="default: a new directory under /tmp")
     parser.add_argument(
         "--fault",
         choices=sorted(FAULT_KINDS),
@@ -64,8 +65,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="leave the sandbox running")
     args = parser.parse_args(argv)
-    state = Path(args.state_dir)
-    shutil.rmtree(state, ignore_errors=True)
+    state = Path(args.state_dir) if args.state_dir else fresh_state_dir("demo")
     clock = Clock()
     clock.say("starting the Kubernetes API emulator, the pod runtime and the operator")
     sandbox = start_sandbox(state)
@@ -100,6 +100,8 @@ def main(argv: list[str]) -> int:
         if not args.keep:
             clock.say("cleaning up")
             sandbox.stop()
+            if ok and not args.state_dir:
+                shutil.rmtree(state, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -11,6 +11,7 @@ import base64
 import copy
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -324,3 +325,15 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
         "node-crash": node_crash,
     }
     return table[kind]
+
+
+def fresh_state_dir(prefix: str) -> Path:
+    """A new sandbox state directory the unprivileged database user can traverse.
+
+    PostgreSQL refuses to run as root, so the agent runs it as `postgres`, which must be
+    able to reach the data directories below the state directory; home directories and
+    pytest's temporary directories are often mode 0700.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"zenith-{prefix}-"))
+    path.chmod(0o755)
+    return path
