@@ -19,6 +19,7 @@ from aiohttp import web
 from .crds import CrdManager
 from .endpoints import EndpointsController
 from .gc import Collector
+from .protection import StorageProtection
 from .resources import Registry
 from .rest import Api, Ctx
 from .rules import RULES
@@ -40,6 +41,7 @@ class ApiServer:
         *,
         history_size: int = 1000,
         bookmark_interval: float = 60.0,
+        storage_protection: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -50,6 +52,8 @@ class ApiServer:
         self.crds = CrdManager(self.api)
         self.api.prepare_hooks.update(RULES)
         self.endpoints = EndpointsController(self.api)
+        if storage_protection:  # pvc-protection / pv-protection finalizers, as kube adds
+            self.protection = StorageProtection(self.api)
         self.app = App(self.api, bookmark_interval)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
