@@ -210,3 +210,29 @@ def test_runtime_restart_restarts_containers_in_place(apiserver: ApiServer, tmp_
         assert after["status"]["podIP"] == before["status"]["podIP"]  # IP kept while it lives
         events = kube.request("GET", "/api/v1/namespaces/default/events")["items"]
         assert {"Started"} <= {e["reason"] for e in events if e["involvedObject"]["name"] == "r-0"}
+
+
+def test_node_down_and_up(sandbox: Sandbox, kube: Kube, ns: str) -> None:
+    kube.create(STATEFULSETS, ns, statefulset("n", 1))
+    eventually(lambda: pod_ready(kube.get(PODS, ns, "n-0")), what="ready")
+    faults = sandbox.faults
+    faults.namespace = ns
+    main = container(sandbox, ns, "n-0")["mainPid"]
+    faults.node_down("n-0", not_ready_after=1.0)
+    eventually(lambda: proc_state(main) == "T", what="processes frozen")
+
+    def not_ready() -> bool:
+        conds = kube.get(PODS, ns, "n-0")["status"]["conditions"]
+        return any(c["type"] == "Ready" and c.get("reason") == "NodeNotReady" for c in conds)
+
+    eventually(not_ready, what="node controller marks the pod not Ready")
+    kube.delete(PODS, ns, "n-0")  # a dead node does not finish the delete...
+    assert kube.get(PODS, ns, "n-0")["metadata"].get("deletionTimestamp")
+    assert proc_state(main) == "T"
+    uid = kube.get(PODS, ns, "n-0")["metadata"]["uid"]
+    faults.node_up("n-0")  # ... until it is back (rebooted)
+    eventually(
+        lambda: (p := kube.get(PODS, ns, "n-0")) and p["metadata"]["uid"] != uid and pod_ready(p),
+        what="pod replaced after the node came back",
+    )
+    assert proc_state(main) in (None, "Z")

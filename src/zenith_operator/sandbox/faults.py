@@ -148,6 +148,30 @@ class Faults:
         """SIGSTOP only the container's main process (the agent); the database runs on."""
         return self.apply("freeze-agent", pod, container)
 
+    def node_down(self, pod: str, not_ready_after: float = 40.0) -> Obj:
+        """The pod's node dies: processes frozen (peers time out, nothing answers), its
+        kubelet stopped (no probes, restarts, status or deletes); the pod is marked not
+        Ready after `not_ready_after` s, as the node controller does (40 s default)."""
+        return self._call(
+            "POST",
+            "/v1/faults",
+            {
+                "kind": "node-down",
+                "pod": pod,
+                "namespace": self.namespace,
+                "notReadyAfter": not_ready_after,
+            },
+        )
+
+    def node_up(self, pod: str, reboot: bool = True) -> Obj:
+        """The node comes back: rebooted (processes killed, containers restart) or, with
+        reboot=False, the partition heals and the processes resume."""
+        return self._call(
+            "POST",
+            "/v1/faults",
+            {"kind": "node-up", "pod": pod, "namespace": self.namespace, "reboot": reboot},
+        )
+
     def block_port(self, pod: str, port: int) -> Obj:
         """Drop TCP to podIP:port (iptables; FaultError 501 where unsupported)."""
         return self.apply("block-port", pod, port=port)
@@ -182,12 +206,27 @@ def main(argv: list[str]) -> int:
     p.add_argument("--container", "-c")
     p.add_argument("--port", type=int)
     p.add_argument("--grace", type=int, help="delete-pod: gracePeriodSeconds")
+    p.add_argument(
+        "--not-ready-after",
+        type=float,
+        default=40.0,
+        help="node-down: seconds until the pod is marked not Ready",
+    )
+    p.add_argument(
+        "--no-reboot",
+        action="store_true",
+        help="node-up: resume the processes instead of restarting them",
+    )
     p.add_argument("--state-dir", default=".sandbox")
     args = p.parse_args(argv)
     try:
         faults = Faults.from_state_dir(Path(args.state_dir), namespace=args.namespace)
         if args.kind == "delete-pod":
             result = faults.delete_pod(args.pod, args.grace)
+        elif args.kind == "node-down":
+            result = faults.node_down(args.pod, args.not_ready_after)
+        elif args.kind == "node-up":
+            result = faults.node_up(args.pod, reboot=not args.no_reboot)
         else:
             if args.kind in ("block-port", "unblock-port") and args.port is None:
                 p.error(f"{args.kind} needs --port")

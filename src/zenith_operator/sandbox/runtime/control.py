@@ -12,6 +12,11 @@ Fault kinds (all act on processes of pods running on this node):
                      `postgres`) of the pod
     freeze / thaw    SIGSTOP / SIGCONT every process of the pod (or of `container`)
     freeze-agent     SIGSTOP only the main process of `container` (default zenith-ha)
+    node-down        the pod's node dies: SIGSTOP all its processes (peers time out) and
+                     its kubelet stops (no probes, restarts, status, deletes); after
+                     `notReadyAfter` s (default 40) the pod is marked not Ready
+    node-up          the node returns: `reboot` (default true) SIGKILLs the pod's
+                     processes and the containers restart; reboot=false resumes them
     block-port / unblock-port
                      iptables DROP of TCP to podIP:port (needs root and iptables;
                      answers 501 otherwise)
@@ -119,6 +124,7 @@ class Control:
                         "ready": r.ready,
                         "frozen": r.frozen,
                         "state": next(iter(r.state), ""),
+                        "suspended": w.suspended,
                         "log": str(w.log_dir / f"{r.name}.log"),
                     }
                 )
@@ -180,6 +186,20 @@ class Control:
                 "kind": kind,
                 "pids": _signal_all([g.main_pid for _, g in runs], signal.SIGSTOP),
             }
+        if kind == "node-down":
+            pids = self._pids(worker, None, table)
+            worker.suspend(float(body.get("notReadyAfter", 40.0)))
+            for run, _ in _groups(worker, None):
+                run.frozen = True
+            return {"kind": kind, "pids": _signal_all(pids, signal.SIGSTOP)}
+        if kind == "node-up":
+            pids = self._pids(worker, None, table)
+            reboot = bool(body.get("reboot", True))
+            done = _signal_all(pids, signal.SIGKILL if reboot else signal.SIGCONT)
+            for run, _ in _groups(worker, None):
+                run.frozen = False
+            worker.resume()
+            return {"kind": kind, "pids": done}
         if kind in ("block-port", "unblock-port"):
             port = int(body["port"])
             action = "-I" if kind == "block-port" else "-D"

@@ -192,6 +192,10 @@ class PodWorker:
         self._life: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
+        # node-down fault: this pod's "node" is dead (no probes, restarts, status, deletes)
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+        self._node_controller: asyncio.Task[None] | None = None
 
     # -- entry points --------------------------------------------------------------
     def start(self) -> None:
@@ -201,6 +205,8 @@ class PodWorker:
 
     def update(self, pod: Obj) -> None:
         self.pod = pod
+        if not self.resumed.is_set():
+            return  # a dead node's kubelet does not see the delete
         if pod["metadata"].get("deletionTimestamp") and not self.stopping:
             meta, spec = pod["metadata"], pod.get("spec") or {}
             grace = meta.get("deletionGracePeriodSeconds")
@@ -209,6 +215,53 @@ class PodWorker:
             log.info("pod %s/%s: deleting (grace %ss)", self.ns, self.name, grace)
             self.event("Killing", f"Stopping pod (grace {grace}s)", None, "Normal")
             self._stop_task = asyncio.create_task(self.stop(float(grace), delete_object=True))
+
+    @property
+    def suspended(self) -> bool:
+        return not self.resumed.is_set()
+
+    def suspend(self, not_ready_after: float) -> None:
+        """The pod's node dies: its kubelet stops probing, restarting and reporting;
+        after `not_ready_after` s the node controller marks the pod not Ready."""
+        if self.suspended:
+            return
+        self.resumed.clear()
+        self._node_controller = asyncio.create_task(self._mark_not_ready(not_ready_after))
+
+    def resume(self) -> None:
+        if self._node_controller is not None:
+            self._node_controller.cancel()
+        self.resumed.set()
+        self.dirty.set()
+        self.update(self.pod)  # a delete that arrived meanwhile
+
+    async def _mark_not_ready(self, after: float) -> None:
+        await asyncio.sleep(after)
+        status = self.compute_status()
+        for c in status["conditions"]:
+            if c["type"] in ("Ready", "ContainersReady"):
+                c.update(
+                    status="False",
+                    reason="NodeNotReady",
+                    message="the sandbox node of this pod is down (fault)",
+                )
+        for cs in status["containerStatuses"]:
+            cs["ready"] = False
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(
+                self.k.kube.patch,
+                PODS,
+                self.ns,
+                self.name,
+                {
+                    "status": {
+                        "conditions": status["conditions"],
+                        "containerStatuses": status["containerStatuses"],
+                    }
+                },
+                "status",
+            )
+        self._written = None  # rewrite the real status when the node is back
 
     def gone(self) -> None:
         """The object vanished (force delete): stop everything now."""
@@ -340,6 +393,7 @@ class PodWorker:
             run.done = True
             self.dirty.set()
             return
+        await self.resumed.wait()  # a dead node restarts nothing
         policy = (self.pod.get("spec") or {}).get("restartPolicy", "Always")
         if run.init:
             restart = code != 0 and policy != "Never"
@@ -410,10 +464,13 @@ class PodWorker:
         if delay > 0:
             await asyncio.sleep(delay)
         while run.kill is not None and not run.kill.done():
+            await self.resumed.wait()
             t0 = time.monotonic()
             ok = await probe_mod.check(
                 tracker.spec, self.ip, run.spec, lambda argv, to: self._exec(run, argv, to)
             )
+            if self.suspended:
+                continue  # the node died while probing: nobody sees the result
             verdict = tracker.record(ok)
             if verdict is False:
                 self.event("Unhealthy", f"{tracker.kind.capitalize()} probe failed", run.name)
@@ -597,6 +654,7 @@ class PodWorker:
     async def _status_writer(self) -> None:
         while True:
             await self.dirty.wait()
+            await self.resumed.wait()
             self.dirty.clear()
             status = self.compute_status()
             if status == self._written:
@@ -624,6 +682,7 @@ class PodWorker:
             await self.finished.wait()
             return
         self.stopping = True
+        self.resumed.set()  # let suspended loops see `stopping`
         deadline = time.monotonic() + grace
         try:
             if self._life is not None:
