@@ -60,3 +60,19 @@ def test_gc_index_is_emptied_after_churn(
         core.delete_namespaced_config_map(f"o{i}", ns)
     poll(lambda: not core.list_namespaced_config_map(ns).items, what="all collected")
     assert apiserver.call(lambda: len(apiserver.collector.dependents)) == 0
+
+
+def test_evicted_history_answers_410(apiserver: ApiServer, core: client.CoreV1Api, ns: str) -> None:
+    bound = apiserver.store.history.maxlen
+    assert bound is not None
+    cm = core.create_namespaced_config_map(ns, {"metadata": {"name": "a"}})
+    start = cm.metadata.resource_version
+    for i in range(bound + 5):
+        core.patch_namespaced_config_map("a", ns, {"data": {"i": str(i)}})
+    events = watch_events(
+        core.api_client,
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"resourceVersion": start, "timeoutSeconds": "5"},
+        until=lambda ev: len(ev) >= 1,
+    )
+    assert events[0]["type"] == "ERROR" and events[0]["object"]["code"] == 410

@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import REAL, watch_events
+from .conftest import raw, watch_events
 
 
 def _names(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -106,16 +106,8 @@ def test_watch_with_field_selector(api_client: ApiClient, core: client.CoreV1Api
     assert _names(events) == [("ADDED", "b")]
 
 
-def test_watch_too_old_resource_version_is_410(
-    api_client: ApiClient, core: client.CoreV1Api, ns: str, request: Any
-) -> None:
-    if not REAL:
-        # Push resourceVersion 1 out of the emulator's bounded history (a real server has
-        # long compacted it).
-        srv = request.getfixturevalue("apiserver")
-        core.create_namespaced_config_map(ns, {"metadata": {"name": "churn"}})
-        for i in range(srv.store.history.maxlen + 5):
-            core.patch_namespaced_config_map("churn", ns, {"data": {"i": str(i)}})
+def test_watch_too_old_resource_version_is_410(api_client: ApiClient, ns: str) -> None:
+    # resourceVersion 1 is long compacted on a real server and predates the emulator's start.
     events = watch_events(
         api_client,
         f"/api/v1/namespaces/{ns}/configmaps",
@@ -127,3 +119,18 @@ def test_watch_too_old_resource_version_is_410(
     assert status["kind"] == "Status" and status["status"] == "Failure"
     assert status["code"] == 410 and status["reason"] == "Expired"
     assert status["message"].startswith("too old resource version: 1 (")
+
+
+def test_watch_from_the_future_is_504(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    current = int(core.list_namespaced_config_map(ns).metadata.resource_version)
+    status, body = raw(
+        api_client,
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        query={"watch": "true", "resourceVersion": str(current + 10**9), "timeoutSeconds": "1"},
+    )
+    assert status == 504
+    assert body["reason"] == "Timeout"
+    assert body["message"].startswith(f"Timeout: Too large resource version: {current + 10**9}")

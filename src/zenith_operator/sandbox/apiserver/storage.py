@@ -8,6 +8,7 @@ may share them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ class Store:
         self.history: deque[Event] = deque(maxlen=history_size)
         self.watchers: set[Watcher] = set()
         self.watch_queue_size = watch_queue_size
-        self.rv = 1
+        # Like etcd revisions, never reused: a restarted emulator starts above any earlier
+        # run, so clients holding old resourceVersions get 410 Gone and re-list.
+        self.rv = int(time.time() * 1000)
         self.listeners: list[Callable[[Event], None]] = []
 
     # --- reads
@@ -104,9 +107,7 @@ class Store:
 
     def oldest_rv(self) -> int:
         """The resourceVersion a watch may start from (older -> 410 Gone)."""
-        if len(self.history) < (self.history.maxlen or 0):
-            return 0
-        return self.history[0].rv - 1
+        return self.history[0].rv - 1 if self.history else self.rv
 
     def since(self, rv: int) -> list[Event]:
         return [e for e in self.history if e.rv > rv]

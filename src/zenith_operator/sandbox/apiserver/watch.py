@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from . import tables
+from . import errors, tables
+from .errors import ApiError
 from .resources import ResourceType
 from .rest import Api, Ctx
 from .selectors import parse_fields, parse_labels
@@ -68,6 +69,12 @@ async def serve_watch(
     rv_param = q.get("resourceVersion") or ""
     initial_events = q.get("sendInitialEvents") == "true"
 
+    if rv_param not in ("", "0") and not initial_events:
+        if not rv_param.isdigit():
+            raise errors.bad_request(
+                f'invalid resource version: strconv.ParseUint: parsing "{rv_param}": invalid syntax'
+            )
+        await _wait_until_fresh(api, int(rv_param))
     # No awaits between snapshot and subscribe: nothing can slip between them.
     watcher = store.subscribe(rt.key, ns)
     first: list[bytes] = []
@@ -76,11 +83,8 @@ async def serve_watch(
     if rv_param in ("", "0") or initial_events:
         first = [_line("ADDED", render(o)) for o in store.list_objs(rt.key, ns) if match(o)]
     else:
-        try:
-            since = int(rv_param)
-        except ValueError:
-            since = -1
-        if since < store.oldest_rv() or since < 0:
+        since = int(rv_param)
+        if since < store.oldest_rv():
             expired = f"too old resource version: {rv_param} ({store.oldest_rv()})"
         else:
             for event in store.since(since):
@@ -112,6 +116,29 @@ async def serve_watch(
     finally:
         store.unsubscribe(watcher)
     return resp
+
+
+async def _wait_until_fresh(api: Api, rv: int, wait: float = 3.0) -> None:
+    """A resourceVersion from the future: wait briefly, then 504 as the watch cache does."""
+    deadline = time.monotonic() + wait
+    while api.store.current_rv() < rv:
+        if time.monotonic() > deadline:
+            current = api.store.current_rv()
+            raise ApiError(
+                504,
+                "Timeout",
+                f"Timeout: Too large resource version: {rv}, current: {current}",
+                {
+                    "causes": [
+                        {
+                            "reason": "ResourceVersionTooLarge",
+                            "message": "Too large resource version",
+                        }
+                    ],
+                    "retryAfterSeconds": 1,
+                },
+            )
+        await asyncio.sleep(0.05)
 
 
 def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> bytes:
