@@ -1,11 +1,19 @@
-"""Fixtures for the sandbox runtime tests: one emulator + runtime per module and a fresh
-namespace per test."""
+"""Fixtures for the sandbox runtime tests: one API server + runtime per module and a
+fresh namespace per test.
+
+The API server is our emulator, or a real one when ZENITH_SANDBOX_KUBECONFIG names a
+kubeconfig (e.g. a bare kube-apiserver without nodes or controllers; see
+docs/sandbox.md): the runtime must work against both with the same assertions.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sandbox_helpers import NAMESPACES
@@ -15,23 +23,28 @@ from zenith_operator.sandbox.cli import Sandbox, start_sandbox
 from zenith_operator.sandbox.runtime.kube import Kube
 
 _counter = itertools.count()
+REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")
 
 
 @pytest.fixture(scope="module")
-def module_api() -> Iterator[ApiServer]:
+def module_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if REAL_KUBECONFIG:
+        yield Path(REAL_KUBECONFIG)
+        return
     srv = ApiServer(host="127.0.0.1", port=0)
     srv.start()
     try:
-        yield srv
+        yield srv.write_kubeconfig(tmp_path_factory.mktemp("api") / "kubeconfig")
     finally:
         srv.stop()
 
 
 @pytest.fixture(scope="module")
-def sandbox(module_api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox(module_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("sandbox")
-    kc = module_api.write_kubeconfig(state / "kubeconfig")
-    with start_sandbox(state, operator=False, kubeconfig=kc, install_crds=False) as sb:
+    with start_sandbox(
+        state, operator=False, kubeconfig=module_kubeconfig, install_crds=False
+    ) as sb:
         yield sb
 
 
@@ -41,9 +54,11 @@ def kube(sandbox: Sandbox) -> Kube:
 
 
 @pytest.fixture
-def ns(kube: Kube) -> str:
-    name = f"t{next(_counter)}-{int(time.time() * 1000) % 100000}"
+def ns(kube: Kube) -> Iterator[str]:
+    name = f"zenith-sandbox-t{next(_counter)}-{int(time.time() * 1000) % 100000}"
     kube.create(
         NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     )
-    return name
+    yield name
+    with contextlib.suppress(Exception):  # best effort: the runtime finishes the pods
+        kube.delete(NAMESPACES, None, name)
