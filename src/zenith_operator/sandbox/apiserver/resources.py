@@ -28,6 +28,7 @@ class ResourceType:
     custom: bool = False  # served from a CRD
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
     scale_paths: tuple[str, str, str] | None = None  # CRD scale subresource paths
+    storage: tuple[str, str] | None = None  # stored as another resource (events.k8s.io)
 
     @property
     def singular(self) -> str:
@@ -49,7 +50,7 @@ class ResourceType:
     @property
     def key(self) -> tuple[str, str]:
         """Storage key: group and plural (all versions of a resource share objects)."""
-        return (self.group, self.plural)
+        return self.storage or (self.group, self.plural)
 
 
 def _rt(group: str, version: str, plural: str, kind: str, **kw: Any) -> ResourceType:
@@ -113,7 +114,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         short_names=("pv",),
         subresources=("status",),
     ),
-    _rt("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
+    _rt("events.k8s.io", "v1", "events", "Event", short_names=("ev",), storage=("", "events")),
     _rt(
         "storage.k8s.io",
         "v1",

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from . import defaults, deletion, errors, meta, patching, scale
+from . import defaults, deletion, errors, events, meta, patching, scale
 from .errors import ApiError, FieldError
 from .resources import Registry, ResourceType
 from .selectors import parse_fields, parse_labels
@@ -65,6 +65,8 @@ class Api:
         asyncio.get_running_loop().call_soon(fn)
 
     def out(self, rt: ResourceType, obj: Obj) -> Obj:
+        if rt.storage is not None and events.is_events_v1(rt.group, rt.plural):
+            return events.from_core(obj)
         if obj.get("apiVersion") == rt.api_version:
             return obj
         return {**obj, "apiVersion": rt.api_version}
@@ -114,6 +116,8 @@ class Api:
         obj["apiVersion"] = rt.api_version
         if not isinstance(obj.setdefault("metadata", {}), dict):
             raise errors.bad_request("metadata must be an object")
+        if rt.storage is not None and events.is_events_v1(rt.group, rt.plural):
+            return events.to_core(obj)
         return obj
 
     def _bump_generation(self, rt: ResourceType, new: Obj, old: Obj) -> None:
@@ -221,7 +225,10 @@ class Api:
             cont = {"v": "meta.k8s.io/v1", "rv": rv, "start": _sort_key(items[-1]) + "\x00"}
             list_meta["continue"] = base64.b64encode(json.dumps(cont).encode()).decode()
         if not rt.custom:  # typed lists serialize items without apiVersion/kind
-            items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
+            items = [
+                {k: v for k, v in self.out(rt, o).items() if k not in ("apiVersion", "kind")}
+                for o in items
+            ]
         else:
             items = [self.out(rt, o) for o in items]
         return {
