@@ -64,6 +64,25 @@ class PendingAction(StatusModel):
     last_attempt: str | None = Field(default=None, description="when the last command was sent")
 
 
+class RolloutStatus(StatusModel):
+    """A configuration rollout in progress (recorded before any pod is deleted)."""
+
+    target_hash: str = Field(description="config hash of the StatefulSet's pod template")
+    step: str = Field(
+        description=(
+            "RestartStandby, Switchover, RestartFormerActive (pair) or RestartInstance "
+            "(single instance)"
+        )
+    )
+    instance: str | None = Field(default=None, description="the instance this step acts on")
+    since: str | None = Field(default=None, description="when the rollout started")
+    deleted_uid: str | None = Field(
+        default=None, description="uid of the pod last deleted for this rollout"
+    )
+    last_attempt: str | None = Field(default=None, description="when that pod was deleted")
+    restarts: int = Field(default=0, description="pods deleted by this rollout so far")
+
+
 class ZenithClusterStatus(StatusModel):
     state: str | None = Field(default=None, description="cluster state, see docs/states.md")
     since: str | None = Field(default=None, description="when the cluster entered its state")
@@ -81,6 +100,10 @@ class ZenithClusterStatus(StatusModel):
         default=None, description="last successful lease renewal of the active (coarse)"
     )
     pending_action: PendingAction | None = None
+    rollout: RolloutStatus | None = Field(
+        default=None,
+        description="configuration rollout in progress (see docs/states.md, Configuration changes)",
+    )
     resume_token: str | None = Field(
         default=None,
         description="value of the resume annotation when ManualIntervention was entered",

@@ -16,7 +16,7 @@ from zenith_operator import naming
 from zenith_operator.api.spec import ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
-from zenith_operator.controller.reconcile_kube import Kube
+from zenith_operator.controller.reconcile_kube import Kube, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
@@ -31,6 +31,7 @@ class PodInfo:
     ready: bool
     deleting: bool
     role_label: str | None
+    config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
 
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
@@ -46,6 +47,7 @@ class PodInfo:
             ready=ready,
             deleting=bool(meta.get("deletionTimestamp")),
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
+            config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
         )
 
 
@@ -57,6 +59,7 @@ class ClusterView:
     spec: ZenithClusterSpec
     settings: Settings
     pods: dict[str, PodInfo]
+    desired_config_hash: str | None = None  # the StatefulSet pod template's config hash
 
     @property
     def agent_port(self) -> int:
@@ -102,7 +105,28 @@ def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
     spec = parse_spec(body.get("spec"))
     items = kube.list("v1", "Pod", namespace, naming.selector_labels(name))
     pods = {p.name: p for p in map(PodInfo.of, items)}
-    return ClusterView(body=body, spec=spec, settings=settings_of(body, spec), pods=pods)
+    sts = kube.get(Ref("apps/v1", "StatefulSet", naming.statefulset_name(name), namespace))
+    return ClusterView(
+        body=body,
+        spec=spec,
+        settings=settings_of(body, spec),
+        pods=pods,
+        desired_config_hash=template_config_hash(sts),
+    )
+
+
+def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
+    """The config hash the StatefulSet gives new pods (None: no StatefulSet / not ours yet).
+
+    With `updateStrategy: OnDelete` an existing pod keeps the hash it was created with:
+    a difference is what the HA loop's configuration rollout acts on.
+    """
+    if not sts:
+        return None
+    template = (sts.get("spec") or {}).get("template") or {}
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(naming.CONFIG_HASH_ANNOTATION)
+    return str(value) if value else None
 
 
 async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: float) -> Observations:
@@ -134,6 +158,7 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             error=answer.error if isinstance(answer, Unknown) else None,
             last_ok=memory.last_ok.get(pod_name),
             inflight=memory.inflight.get(pod_name),
+            config_hash=pod.config_hash,
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
@@ -142,4 +167,5 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         instances=tuple(instances),
         started_at=memory.started_at,
         lease_renewed_at=memory.lease_renewed_at,
+        desired_config_hash=view.desired_config_hash,
     )

@@ -8,11 +8,14 @@ tests. The rules that keep the data safe are in docs/states.md.
 from __future__ import annotations
 
 from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.ha import rollout
 from zenith_operator.ha.model import (
     Decision,
     DeletePod,
+    Event,
     Follow,
     InstanceObservation,
+    LabelPod,
     Observations,
     Promote,
     Rebuild,
@@ -29,7 +32,8 @@ from zenith_operator.ha.plan import (
     Plan,
 )
 from zenith_operator.ha.ranking import ahead, candidate
-from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, State
+from zenith_operator.ha.rollout import ROLLOUT_REASON
+from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, RolloutStep, State
 from zenith_operator.wire import DatabaseState, Role
 
 DOWN_STATES = (State.ACTIVE_DOWN, State.BOTH_DOWN, State.FAILED)
@@ -191,7 +195,7 @@ def _run(p: Plan, active: str) -> Decision:
         p.clear_pending(PendingKind.INITIALIZE, PendingKind.RESTART, target=active)
         p.renew(active)
         if not p.pair:
-            return p.finish(State.NORMAL, f"{active} is the active and serves")
+            return _single_normal(p, active)
         return _assess_standby(p, active, "")
     return _active_not_serving(p, active, standby)
 
@@ -349,7 +353,8 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         wanted = p.s.switchover_to
         if wanted == standby:
             return _start_switchover(p, active, standby)
-        return p.finish(State.NORMAL, f"{prefix}{active} is active, {standby} streams in sync")
+        normal = f"{prefix}{active} is active, {standby} streams in sync"
+        return _rollout_in_normal(p, active, standby, normal)
     notes: list[str] = []
     p.st.replication_degraded = True
     if repl.mode == "sync" and not (streaming and peer is not None and peer.sync):
@@ -372,8 +377,11 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         p.health_hint[standby] = Health.STARTING
         state = State.STANDBY_PARTIALLY_STARTING
     elif not s.pod_exists or p.down(s):
-        _maybe_restart(p, standby)
         why = f"{standby} is down ({_why(s)})"
+        if restarting := _restart_former_active(p, standby):
+            why += f"; {restarting}"
+        else:
+            _maybe_restart(p, standby)
         state = State.STANDBY_DOWN
     elif s.agent is None:
         why = f"{standby} is not streaming and has not answered for {p.silent_for(s):.0f}s"
@@ -383,7 +391,10 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         state = State.STANDBY_PARTIALLY_STARTING
     else:
         p.health_hint[standby] = Health.DEGRADED
-        why = _recover_standby(p, active, standby)
+        if restarting := _restart_former_active(p, standby):
+            why = f"{standby} is not streaming from {active} ({_db(s)}); {restarting}"
+        else:
+            why = _recover_standby(p, active, standby)
         state = State.STANDBY_PARTIALLY_DOWN
     if p.state == State.INITIALIZING:
         state = State.INITIALIZING
@@ -462,9 +473,12 @@ def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
 # --------------------------------------------------------------------------- switchover
 
 
-def _start_switchover(p: Plan, active: str, standby: str) -> Decision:
-    p.pending(PendingKind.SWITCHOVER, standby, active).reason = "requested by annotation"
-    p.event("SwitchoverStarted", f"planned switchover from {active} to {standby}")
+def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Decision:
+    reason = why or "requested by annotation"
+    p.pending(PendingKind.SWITCHOVER, standby, active).reason = reason
+    p.event("SwitchoverStarted", f"planned switchover from {active} to {standby} ({reason})")
+    if why:
+        return p.finish(State.SWITCHOVER, f"{why}: switchover, {standby} will replace {active}")
     return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
 
 
@@ -475,7 +489,8 @@ def _switchover(p: Plan) -> Decision:
     t, o = p.inst(target), p.inst(source)
     if t.serving_active:
         return _complete(p, target, source, "switchover")
-    abort = p.s.switchover_to != target or not t.answering
+    requested = p.s.switchover_to == target or intent.reason.startswith(ROLLOUT_REASON)
+    abort = not requested or not t.answering
     if intent.attempts == 0 and abort:
         p.st.pending_action = None
         p.event("SwitchoverCancelled", f"switchover to {target} cancelled")
@@ -502,6 +517,69 @@ def _switchover(p: Plan) -> Decision:
     if p.attempt(intent):
         p.act(Promote(target, p.ttl))
     return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+def _rollout_in_normal(p: Plan, active: str, standby: str, normal: str) -> Decision:
+    """Normal, standby in sync: the next step of a configuration rollout, if any.
+
+    Standby first; a switchover only to an updated, in-sync standby; the former active
+    last. Acts only when the previous poll was Normal too (never during a failure).
+    """
+    if p.state == State.NORMAL:
+        if rollout.stale(p, standby):
+            r = p.st.rollout
+            former = r is not None and r.step in (
+                RolloutStep.SWITCHOVER,
+                RolloutStep.RESTART_FORMER_ACTIVE,
+            )
+            step = RolloutStep.RESTART_FORMER_ACTIVE if former else RolloutStep.RESTART_STANDBY
+            return p.finish(State.NORMAL, f"{normal}; {rollout.restart(p, standby, step)}")
+        if rollout.stale(p, active):
+            r = rollout.record(p, RolloutStep.SWITCHOVER, standby)
+            if r.step != RolloutStep.STALLED:
+                p.event(
+                    "RolloutSwitchover",
+                    f"{standby} runs the new configuration and is in sync: switching over "
+                    f"from {active}",
+                )
+                why = f"{ROLLOUT_REASON} ({standby} runs the new configuration, in sync)"
+                return _start_switchover(p, active, standby, why)
+    elif rollout.any_stale(p):
+        return p.finish(State.NORMAL, f"{normal}; configuration rollout waits one more poll")
+    done = rollout.complete(p)
+    return p.finish(State.NORMAL, f"{normal}; {done}" if done else normal)
+
+
+def _restart_former_active(p: Plan, standby: str) -> str | None:
+    """After a rollout's switchover: delete the former active's pod (now the standby)
+    instead of rebuilding it with the old configuration. Only when no command runs on it."""
+    r = p.st.rollout
+    s = p.inst(standby)
+    if r is None or r.step not in (RolloutStep.SWITCHOVER, RolloutStep.RESTART_FORMER_ACTIVE):
+        return None
+    commanded = any(
+        getattr(a, "pod", None) == standby and not isinstance(a, LabelPod | Event)
+        for a in p.actions
+    )
+    if not rollout.stale(p, standby) or s.busy or commanded:
+        return None
+    return rollout.restart(p, standby, RolloutStep.RESTART_FORMER_ACTIVE)
+
+
+def _single_normal(p: Plan, active: str) -> Decision:
+    """Single instance: a configuration rollout restarts the only pod (downtime)."""
+    normal = f"{active} is the active and serves"
+    if p.state == State.NORMAL and rollout.stale(p, active):
+        restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
+        return p.finish(State.NORMAL, f"{normal}; {restarting}")
+    if p.state == State.NORMAL:
+        done = rollout.complete(p)
+        if done:
+            return p.finish(State.NORMAL, f"{normal}; {done}")
+    return p.finish(State.NORMAL, normal)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -46,6 +46,7 @@ class InstanceObservation:
     error: str | None = None
     last_ok: float | None = None  # last good answer seen by this operator process
     inflight: str | None = None  # long command the executor is running on this pod
+    config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
 
     @property
     def answering(self) -> bool:
@@ -83,6 +84,8 @@ class Observations:
     instances: tuple[InstanceObservation, ...]  # the expected instances, by ordinal
     started_at: float = 0.0  # when this operator process started (wall clock)
     lease_renewed_at: float | None = None  # end of the last lease grant attempt (memory)
+    # the StatefulSet pod template's naming.CONFIG_HASH_ANNOTATION (None: unknown)
+    desired_config_hash: str | None = None
 
     def get(self, name: str | None) -> InstanceObservation | None:
         return next((i for i in self.instances if i.name == name), None)

@@ -80,3 +80,13 @@ class PendingKind(StrEnum):
     FOLLOW = "Follow"
     REBUILD = "Rebuild"
     RESTART = "Restart"
+
+
+class RolloutStep(StrEnum):
+    """Steps of a configuration rollout (status.rollout.step), see docs/states.md."""
+
+    RESTART_STANDBY = "RestartStandby"
+    SWITCHOVER = "Switchover"
+    RESTART_FORMER_ACTIVE = "RestartFormerActive"
+    RESTART_INSTANCE = "RestartInstance"  # single instance: restart in place (downtime)
+    STALLED = "Stalled"  # too many restarts without the pods taking the new hash
