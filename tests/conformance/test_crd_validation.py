@@ -78,6 +78,10 @@ def _message(api_client: ApiClient, ns: str, **spec: Any) -> str:
             'integer: "string"',
         ),
         ({"size": 6}, 'spec.size: Invalid value: "object": size must not exceed maxSize'),
+        (
+            {"label": "reserved"},
+            'spec.label: Invalid value: "string": label reserved is not allowed',
+        ),
     ],
 )
 def test_schema_errors(api_client: ApiClient, ns: str, spec: dict[str, Any], expected: str) -> None:

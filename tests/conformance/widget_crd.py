@@ -29,7 +29,18 @@ _SPEC: dict[str, Any] = {
         "size": {"type": "integer", "minimum": 1, "maximum": 10},
         "maxSize": {"type": "integer", "default": 5},
         "color": {"type": "string", "enum": ["red", "green", "blue"]},
-        "label": {"type": "string", "minLength": 2, "maxLength": 8, "pattern": "^[a-z]+$"},
+        "label": {
+            "type": "string",
+            "minLength": 2,
+            "maxLength": 8,
+            "pattern": "^[a-z]+$",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self != 'reserved'",
+                    "messageExpression": "'label ' + self + ' is not allowed'",
+                },
+            ],
+        },
         "port": {"x-kubernetes-int-or-string": True},
         "when": {"type": "string", "format": "date-time"},
         "mode": {"type": "string"},
