@@ -213,8 +213,31 @@ class Pod:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
+        if self.shm:
+            self.free_crashed_shm()
         release_shm(self.shm)
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def free_crashed_shm(self) -> None:
+        """A postmaster killed by SIGKILL leaves dynamic shared memory segments that only a
+        new postmaster can find (through postmaster.pid and the old SysV header): run a
+        single-user backend on the data once, as the next start of the pod would."""
+        pgdata, conf = self.data / "pgdata", self.data / "conf" / "postgresql.conf"
+        bindir = pg_bindir()
+        if bindir is None or not (pgdata / "postmaster.pid").exists() or not conf.exists():
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            old = int((pgdata / "postmaster.pid").read_text().split()[0])
+            wait_for("killed postmaster reaped", lambda: not Path(f"/proc/{old}").exists(), 10)
+        kwargs: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            kwargs.update(user="postgres", group="postgres")
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(
+                [str(bindir / "postgres"), "--single", "-D", str(pgdata),
+                 "-c", f"config_file={conf}", "postgres"],
+                stdin=subprocess.DEVNULL, capture_output=True, timeout=30, **kwargs,
+            )  # fmt: skip
 
     # ------------------------------------------------------------ HTTP
     @property
