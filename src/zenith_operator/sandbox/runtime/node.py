@@ -49,7 +49,7 @@ def node_manifest(name: str) -> Obj:
     }
 
 
-def node_status(name: str) -> Obj:
+def node_status(name: str, ready_since: str) -> Obj:
     t = now()
     return {
         "capacity": {"cpu": "64", "memory": "256Gi", "pods": "250"},
@@ -61,7 +61,7 @@ def node_status(name: str) -> Obj:
                 "reason": "KubeletReady",
                 "message": "sandbox runtime is posting ready status",
                 "lastHeartbeatTime": t,
-                "lastTransitionTime": t,
+                "lastTransitionTime": ready_since,
             }
         ],
         "addresses": [
@@ -134,6 +134,7 @@ class Node:
         self.volumes_dir = state_dir / "volumes"
         self.hostpath_root = state_dir / "hostpath"
         self._binding_supported = True
+        self.ready_since = now()
 
     # -- node ------------------------------------------------------------------------
     async def register(self) -> None:
@@ -146,7 +147,12 @@ class Node:
                 if e.status != 409:
                     raise
         await asyncio.to_thread(
-            self.kube.patch, NODES, None, self.name, {"status": node_status(self.name)}, "status"
+            self.kube.patch,
+            NODES,
+            None,
+            self.name,
+            {"status": node_status(self.name, self.ready_since)},
+            "status",
         )
 
     # -- scheduler -------------------------------------------------------------------
