@@ -150,6 +150,19 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         set_child_subreaper()
+        blocked = [
+            p
+            for p in (self.state_dir, *self.state_dir.parents)
+            if p.exists() and not p.stat().st_mode & 0o001
+        ]
+        if blocked:
+            log.warning(
+                "%s is not traversable by other users: processes that drop root "
+                "(PostgreSQL as `postgres`) cannot reach pod and volume directories "
+                "below %s",
+                blocked[-1],
+                self.state_dir,
+            )
         leftovers = reap_leftovers(self.state_dir / SESSIONS_FILE)
         if leftovers:
             log.warning("killed %d processes left by a previous runtime", leftovers)
