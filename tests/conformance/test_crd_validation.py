@@ -230,3 +230,35 @@ def test_one_of(api_client: ApiClient, ns: str) -> None:
         "application/merge-patch+json",
     )
     assert status == 200
+
+
+def test_crd_schema_must_be_structural(api_client: ApiClient) -> None:
+    body = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"things.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"plural": "things", "kind": "Thing"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": {"properties": {"x": {"type": "string"}}}},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    status, res = raw(
+        api_client, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body
+    )
+    assert status == 422, res
+    fields = [c["field"] for c in res["details"]["causes"]]
+    assert "spec.versions[0].schema.openAPIV3Schema.properties[spec].type" in fields

@@ -29,6 +29,43 @@ def _rules(s: Any, path: str) -> list[tuple[str, str]]:
     return out
 
 
+def structural_errors(s: Any, path: str, root: bool = False) -> list[FieldError]:
+    """apiextensions' structural schema rules that CRDs in practice trip over."""
+    if not isinstance(s, dict):
+        return []
+    errs: list[FieldError] = []
+    exempt = s.get("x-kubernetes-int-or-string") or s.get("x-kubernetes-preserve-unknown-fields")
+    if not s.get("type") and not exempt:
+        where = "at the root" if root else "for specified object fields"
+        errs.append(FieldError("required", f"{path}.type", detail=f"must not be empty {where}"))
+    if s.get("x-kubernetes-int-or-string") and s.get("type"):
+        errs.append(
+            FieldError(
+                "invalid",
+                f"{path}.type",
+                s["type"],
+                "must be empty if x-kubernetes-int-or-string is true",
+            )
+        )
+    if s.get("properties") and isinstance(s.get("additionalProperties"), dict):
+        errs.append(
+            FieldError(
+                "forbidden",
+                f"{path}.additionalProperties",
+                detail="additionalProperties and properties are mutual exclusive",
+            )
+        )
+    if s.get("type") == "array" and not isinstance(s.get("items"), dict):
+        errs.append(FieldError("required", f"{path}.items", detail="must be specified"))
+    for key, sub in (s.get("properties") or {}).items():
+        errs += structural_errors(sub, f"{path}.properties[{key}]")
+    if isinstance(s.get("items"), dict):
+        errs += structural_errors(s["items"], f"{path}.items")
+    if isinstance(s.get("additionalProperties"), dict):
+        errs += structural_errors(s["additionalProperties"], f"{path}.additionalProperties")
+    return errs
+
+
 def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
     """The checks clients hit in practice, worded as the real server words them."""
     spec = obj.setdefault("spec", {})
@@ -72,6 +109,10 @@ def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
     for i, v in enumerate(versions):
         root = (v.get("schema") or {}).get("openAPIV3Schema")
         base = f"spec.versions[{i}].schema.openAPIV3Schema"
+        if not isinstance(root, dict):
+            errs.append(FieldError("required", base, detail="schemas are required"))
+            continue
+        errs += structural_errors(root, base, root=True)
         for where, rule in _rules(root, base):
             if (err := cel.compile_error(rule)) is not None:
                 errs.append(FieldError("invalid", where, rule, f"compilation failed: {err}"))
