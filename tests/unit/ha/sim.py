@@ -57,6 +57,7 @@ class Node:
     mode: str = "async"
     sync_standby: str | None = None
     initialised: bool = False
+    config: int = 0  # the config hash its pod was created with
 
     @property
     def writable(self) -> bool:
@@ -99,6 +100,7 @@ class Sim:
         self.next_write = 1
         self.log: list[str] = []
         self.decision: Decision | None = None
+        self.config = 0  # the StatefulSet template's config hash
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -124,8 +126,12 @@ class Sim:
     def recreate(self, i: int) -> None:
         n = self.nodes[i]
         if not n.pod:
-            n.pod, n.uid = True, n.uid + 1
+            n.pod, n.uid, n.config = True, n.uid + 1, self.config
             self.restart(i)
+
+    def change_config(self, i: int = 0) -> None:
+        """A ConfigMap edit: the template's hash changes, existing pods keep theirs."""
+        self.config += 1
 
     def partition(self, i: int) -> None:
         self.nodes[i].reachable = False
@@ -230,6 +236,7 @@ class Sim:
                     agent=self._report(n) if ok else None,
                     error=None if ok else "unreachable",
                     last_ok=self.last_ok.get(n.name),
+                    config_hash=f"h{n.config}" if n.pod else None,
                 )
             )
         return Observations(
@@ -237,6 +244,7 @@ class Sim:
             instances=tuple(out),
             started_at=self.started_at,
             lease_renewed_at=self.renewed,
+            desired_config_hash=f"h{self.config}",
         )
 
     # ------------------------------------------------------------------ actions
@@ -327,6 +335,20 @@ class Sim:
 
     def run_until_normal(self, limit: int) -> bool:
         return any(self.step().state == State.NORMAL for _ in range(limit))
+
+    def rolled_out(self) -> bool:
+        return (
+            self.status.state == State.NORMAL.value
+            and self.status.rollout is None
+            and all(n.config == self.config for n in self.nodes)
+        )
+
+    def run_until_rolled_out(self, limit: int) -> bool:
+        for _ in range(limit):
+            self.step()
+            if self.rolled_out():
+                return True
+        return False
 
     def active_data(self) -> list[int]:
         name = self.status.active_instance

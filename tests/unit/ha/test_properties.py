@@ -18,6 +18,7 @@ from zenith_operator.ha.model import Promote, RenewLease
 from zenith_operator.ha.states import FailoverPolicy, State
 
 FAULTS = ["crash", "restart", "delete_pod", "partition", "heal", "operator", "wait"]
+ROLLOUT_FAULTS = [*FAULTS, "change_config"]
 RECOVERY_POLLS = 80
 
 fault = st.tuples(
@@ -87,4 +88,38 @@ def test_pair_availability_never_two_actives(faults: list[tuple[str, int, int]])
 def test_single_instance_recovers(faults: list[tuple[str, int, int]]) -> None:
     sim = Sim(replicas=1)
     _run(sim, faults)
+    assert all(w in sim.active_data() for w in sim.acked)
+
+
+rollout_fault = st.tuples(
+    st.sampled_from(ROLLOUT_FAULTS), st.integers(0, 1), st.sampled_from([0, 1, 2, 3, 5, 8])
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rollout_fault, max_size=10))
+@example([("wait", 0, 0)])
+@example([("wait", 0, 3), ("crash", 0, 2)])
+@example([("wait", 0, 6), ("operator", 0, 1), ("crash", 1, 3)])
+def test_pair_config_rollout(faults: list[tuple[str, int, int]]) -> None:
+    """A config change mid-anything: safe throughout, and rolled out on both pods once
+    failures stop (standby first, switchover, former active)."""
+    sim = Sim()
+    sim.run_until_normal(20)
+    sim.change_config()
+    _run(sim, faults)
+    done = sim.run_until_rolled_out(RECOVERY_POLLS)
+    assert done, "rollout not finished:\n" + "\n".join(sim.log[-40:])
+    lost = [w for w in sim.acked if w not in sim.active_data()]
+    assert not lost, f"acknowledged writes lost: {lost[:5]}\n" + "\n".join(sim.log[-40:])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rollout_fault, max_size=8))
+def test_single_config_rollout(faults: list[tuple[str, int, int]]) -> None:
+    sim = Sim(replicas=1)
+    sim.run_until_normal(20)
+    sim.change_config()
+    _run(sim, faults)
+    assert sim.run_until_rolled_out(RECOVERY_POLLS), "\n".join(sim.log[-40:])
     assert all(w in sim.active_data() for w in sim.acked)

@@ -1,0 +1,303 @@
+"""Configuration rollout in decide(): standby first, switchover to the updated in-sync
+standby, former active last; only from Normal; failures first; single instance."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ha_factories import (
+    T0,
+    TIMEOUT,
+    A,
+    B,
+    active_report,
+    agent,
+    inst,
+    observe,
+    pending,
+    standby_report,
+    status,
+)
+
+from zenith_operator.api.status import RolloutStatus, ZenithClusterStatus
+from zenith_operator.ha.decide import decide
+from zenith_operator.ha.model import (
+    Decision,
+    DeletePod,
+    Event,
+    InstanceObservation,
+    Observations,
+    Promote,
+    Rebuild,
+    RenewLease,
+    Stop,
+)
+from zenith_operator.ha.rollout import MAX_ROLLOUT_RESTARTS, ROLLOUT_REASON
+from zenith_operator.ha.states import PendingKind, RolloutStep, State
+from zenith_operator.ha.times import fmt
+from zenith_operator.wire import DatabaseState, Role
+
+OLD, NEW = "old0000000000000", "new0000000000000"
+
+
+def h(o: InstanceObservation, config_hash: str | None) -> InstanceObservation:
+    return dataclasses.replace(o, config_hash=config_hash)
+
+
+def want(obs: Observations, desired: str | None = NEW) -> Observations:
+    return dataclasses.replace(obs, desired_config_hash=desired)
+
+
+def with_rollout(
+    st: ZenithClusterStatus, step: RolloutStep, instance: str, **kw: object
+) -> ZenithClusterStatus:
+    r = RolloutStatus(target_hash=NEW, step=step, instance=instance, since=fmt(T0 - 50), **kw)
+    return st.model_copy(update={"rollout": r})
+
+
+def events(d: Decision) -> list[str]:
+    return [a.reason for a in d.actions if isinstance(a, Event)]
+
+
+def deletes(d: Decision) -> list[DeletePod]:
+    return [a for a in d.actions if isinstance(a, DeletePod)]
+
+
+def normal_pair(a_hash: str, b_hash: str, active: str = A) -> Observations:
+    standby = B if active == A else A
+    hashes = {A: a_hash, B: b_hash}
+    return want(
+        observe(
+            h(inst(active, active_report(active, standby), label="active"), hashes[active]),
+            h(inst(standby, standby_report(standby), label="standby"), hashes[standby]),
+        )
+    )
+
+
+# ------------------------------------------------------------------ start / standby first
+
+
+def test_rollout_starts_from_normal_with_the_standby() -> None:
+    d = decide(status(State.NORMAL), normal_pair(OLD, OLD), T0)
+    assert d.state == State.NORMAL
+    assert "configuration rollout: restarting the standby c-1" in d.reason
+    assert deletes(d) == [DeletePod(B, "uid-c-1")]
+    assert not [a for a in d.actions if isinstance(a, Stop | Promote)]
+    r = d.status.rollout
+    assert r is not None and r.target_hash == NEW and r.step == RolloutStep.RESTART_STANDBY
+    assert r.instance == B and r.deleted_uid == "uid-c-1" and r.restarts == 1
+    assert events(d) == ["RolloutStarted", "RolloutRestartStandby"]
+
+
+def test_no_rollout_without_a_difference_or_a_known_template_hash() -> None:
+    same = decide(status(State.NORMAL), normal_pair(NEW, NEW), T0)
+    unknown = decide(status(State.NORMAL), want(normal_pair(OLD, OLD), None), T0)
+    for d in (same, unknown):
+        assert d.state == State.NORMAL and not deletes(d) and d.status.rollout is None
+        assert d.reason == "c-0 is active, c-1 streams in sync"
+
+
+def test_rollout_does_not_start_outside_normal() -> None:
+    # the standby just came back in sync: one more Normal poll first
+    d = decide(status(State.STANDBY_PARTIALLY_STARTING), normal_pair(OLD, OLD), T0)
+    assert d.state == State.NORMAL and not deletes(d)
+    assert "configuration rollout waits one more poll" in d.reason
+    # the active is down: the failure is handled, no pod of the rollout is deleted
+    obs = want(
+        observe(
+            h(inst(A, None, last_ok=T0 - 31, error="timeout"), OLD),
+            h(inst(B, standby_report(receiving=False), label="standby"), OLD),
+        )
+    )
+    d = decide(status(State.NORMAL), obs, T0)
+    assert d.state == State.ACTIVE_DOWN and not deletes(d) and d.status.rollout is None
+
+
+def test_standby_pod_deleted_once_per_incarnation() -> None:
+    st = with_rollout(
+        status(State.NORMAL),
+        RolloutStep.RESTART_STANDBY,
+        B,
+        deleted_uid="uid-c-1",
+        last_attempt=fmt(T0 - 2),
+        restarts=1,
+    )
+    d = decide(st, normal_pair(OLD, OLD), T0)
+    assert not deletes(d) and "waiting for c-1's pod to go" in d.reason
+    terminating = normal_pair(OLD, OLD)
+    b = dataclasses.replace(terminating.instances[1], pod_deleting=True, pod_uid="uid-x")
+    d = decide(st, dataclasses.replace(terminating, instances=(terminating.instances[0], b)), T0)
+    assert not deletes(d) and "waiting for c-1's pod to be recreated" in d.reason
+
+
+# ------------------------------------------------------------------ switchover
+
+
+def test_no_switchover_until_the_updated_standby_is_in_sync() -> None:
+    st = with_rollout(
+        status(State.STANDBY_PARTIALLY_STARTING, in_sync=False, degraded=True, mode="async"),
+        RolloutStep.RESTART_STANDBY,
+        B,
+    )
+    obs = want(
+        observe(
+            h(inst(A, active_report(mode="async", sync=False, lag=5 << 20), label="active"), OLD),
+            h(inst(B, standby_report(), label="standby"), NEW),
+        )
+    )
+    d = decide(st, obs, T0)
+    assert d.state == State.STANDBY_PARTIALLY_STARTING
+    assert d.status.pending_action is None and not deletes(d)
+    assert not [a for a in d.actions if isinstance(a, Stop)]
+
+
+def test_switchover_to_the_updated_in_sync_standby() -> None:
+    st = with_rollout(status(State.NORMAL), RolloutStep.RESTART_STANDBY, B, restarts=1)
+    d = decide(st, normal_pair(OLD, NEW), T0)
+    assert d.state == State.SWITCHOVER
+    assert "configuration rollout" in d.reason and "c-1 will replace c-0" in d.reason
+    p = d.status.pending_action
+    assert p is not None and p.kind == PendingKind.SWITCHOVER and p.target == B
+    assert p.reason.startswith(ROLLOUT_REASON)
+    assert d.status.rollout is not None and d.status.rollout.step == RolloutStep.SWITCHOVER
+    assert "RolloutSwitchover" in events(d) and "SwitchoverStarted" in events(d)
+    assert not deletes(d)
+
+
+def test_rollout_switchover_needs_no_annotation() -> None:
+    st = with_rollout(
+        status(State.SWITCHOVER, pending=pending("Switchover", B, A, reason=ROLLOUT_REASON)),
+        RolloutStep.SWITCHOVER,
+        B,
+    )
+    d = decide(st, normal_pair(OLD, NEW), T0)
+    assert d.state == State.SWITCHOVER
+    assert "stopping c-0" in d.reason
+    assert Stop(A) in d.actions and not deletes(d)
+
+
+def test_switchover_completed_restarts_the_former_active_instead_of_rebuilding() -> None:
+    st = with_rollout(
+        status(
+            State.SWITCHOVER,
+            pending=pending("Switchover", B, A, attempts=1, last=T0 - 1, reason=ROLLOUT_REASON),
+        ),
+        RolloutStep.SWITCHOVER,
+        B,
+    )
+    obs = want(
+        observe(
+            h(inst(A, agent(A, Role.ACTIVE, DatabaseState.STOPPED)), OLD),
+            h(inst(B, active_report(B, A, streaming=False, mode="async", timeline=2)), NEW),
+        )
+    )
+    d = decide(st, obs, T0)
+    assert d.state == State.STANDBY_PARTIALLY_DOWN
+    assert "switchover to c-1 completed" in d.reason
+    assert "restarting the former active c-0" in d.reason
+    assert deletes(d) == [DeletePod(A, "uid-c-0")]
+    assert not [a for a in d.actions if isinstance(a, Rebuild)]
+    assert [a for a in d.actions if isinstance(a, RenewLease) and a.pod == B]
+    assert d.status.active_instance == B
+    r = d.status.rollout
+    assert r is not None and r.step == RolloutStep.RESTART_FORMER_ACTIVE and r.instance == A
+    assert "SwitchoverCompleted" in events(d) and "RolloutRestartFormerActive" in events(d)
+
+
+def test_former_active_rebuilt_in_normal_is_restarted_last() -> None:
+    st = with_rollout(status(State.NORMAL, B), RolloutStep.SWITCHOVER, B)
+    d = decide(st, normal_pair(OLD, NEW, active=B), T0)
+    assert d.state == State.NORMAL
+    assert "restarting the former active c-0" in d.reason
+    assert deletes(d) == [DeletePod(A, "uid-c-0")]
+
+
+def test_rollout_completes_when_every_pod_has_the_new_hash() -> None:
+    st = with_rollout(status(State.NORMAL, B), RolloutStep.RESTART_FORMER_ACTIVE, A)
+    d = decide(st, normal_pair(NEW, NEW, active=B), T0)
+    assert d.state == State.NORMAL and d.status.rollout is None and not deletes(d)
+    assert "configuration rollout of config hash new00000 completed" in d.reason
+    assert "RolloutCompleted" in events(d)
+
+
+# ------------------------------------------------------------------ failures first
+
+
+def test_failure_mid_rollout_takes_priority_and_the_rollout_resumes() -> None:
+    # the standby's pod was deleted by the rollout, then the active goes down
+    st = with_rollout(
+        status(State.STANDBY_DOWN, in_sync=False, degraded=True, mode="async"),
+        RolloutStep.RESTART_STANDBY,
+        B,
+        restarts=1,
+    )
+    obs = want(
+        observe(
+            h(inst(A, None, last_ok=T0 - 31, error="timeout"), OLD),
+            h(inst(B, standby_report(receiving=False)), NEW),
+        )
+    )
+    d = decide(st, obs, T0)
+    assert d.state == State.ACTIVE_DOWN
+    assert not deletes(d) and d.status.pending_action is None  # ZeroDataLoss: no failover
+    assert d.status.rollout == st.rollout  # kept for later
+    # the active is back, the updated standby in sync again: the rollout resumes
+    back = d.status.model_copy(update={"state": State.NORMAL.value, "replication_degraded": False})
+    d = decide(back, normal_pair(OLD, NEW), T0 + 60)
+    assert d.state == State.SWITCHOVER and "configuration rollout" in d.reason
+
+
+def test_switchover_cancelled_keeps_the_rollout_for_the_next_normal() -> None:
+    st = with_rollout(
+        status(State.SWITCHOVER, pending=pending("Switchover", B, A, reason=ROLLOUT_REASON)),
+        RolloutStep.SWITCHOVER,
+        B,
+    )
+    obs = want(
+        observe(
+            h(inst(A, active_report(streaming=False), label="active"), OLD),
+            h(inst(B, None, error="timeout"), NEW),
+        )
+    )
+    d = decide(st, obs, T0)
+    assert d.status.pending_action is None or d.status.pending_action.kind != "Switchover"
+    assert "SwitchoverCancelled" in events(d)
+    assert d.status.rollout is not None
+
+
+def test_rollout_stalls_after_too_many_restarts() -> None:
+    st = with_rollout(
+        status(State.NORMAL),
+        RolloutStep.RESTART_STANDBY,
+        B,
+        deleted_uid="uid-old",
+        last_attempt=fmt(T0 - 100),
+        restarts=MAX_ROLLOUT_RESTARTS,
+    )
+    d = decide(st, normal_pair(OLD, OLD), T0)
+    assert not deletes(d) and "RolloutStalled" in events(d)
+    assert d.status.rollout is not None and d.status.rollout.step == RolloutStep.STALLED
+    again = decide(d.status, normal_pair(OLD, OLD), T0 + 10)
+    assert not deletes(again) and "RolloutStalled" not in events(again)
+    assert "stalled" in again.reason
+
+
+# ------------------------------------------------------------------ single instance
+
+
+def single(config_hash: str, **kw: object) -> Observations:
+    return want(observe(h(inst(A, agent(A), label="active", **kw), config_hash)))  # type: ignore[arg-type]
+
+
+def test_single_instance_restarts_in_place() -> None:
+    st = status(State.NORMAL, pair=False, mode=None)
+    d = decide(st, single(OLD), T0)
+    assert d.state == State.NORMAL
+    assert "restarting the single instance c-0 in place" in d.reason
+    assert deletes(d) == [DeletePod(A, "uid-c-0")]
+    r = d.status.rollout
+    assert r is not None and r.step == RolloutStep.RESTART_INSTANCE
+    assert events(d) == ["RolloutStarted", "RolloutRestartInstance"]
+    # back with the new hash: done
+    d = decide(d.status, single(NEW, uid="uid-new"), T0 + TIMEOUT)
+    assert d.status.rollout is None and "completed" in d.reason and not deletes(d)
