@@ -166,3 +166,43 @@ def test_custom_scale_subresource(api_client: ApiClient, ns: str) -> None:
     status, body = raw(api_client, "PATCH", f"{base}/w/scale", {"spec": {"replicas": 0}}, MERGE)
     assert status == 422
     assert any(c["field"] == "spec.size" for c in body["details"]["causes"])
+
+
+def test_status_writes_and_metadata(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
+    """pods/status lets metadata edits through; a StatefulSet's /status does not."""
+    core.create_namespaced_pod(
+        ns,
+        {
+            "metadata": {"name": "p"},
+            "spec": {"schedulerName": "zconf-none", "containers": [{"name": "c", "image": "i:1"}]},
+        },
+    )
+    pod = core.patch_namespaced_pod_status(
+        "p", ns, {"metadata": {"labels": {"seen": "yes"}}, "status": {"phase": "Running"}}
+    )
+    assert pod.metadata.labels == {"seen": "yes"} and pod.status.phase == "Running"
+    apps = client.AppsV1Api(api_client)
+    apps.create_namespaced_stateful_set(
+        ns,
+        {
+            "metadata": {"name": "s"},
+            "spec": {
+                "replicas": 0,
+                "serviceName": "s",
+                "selector": {"matchLabels": {"app": "s"}},
+                "template": {
+                    "metadata": {"labels": {"app": "s"}},
+                    "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+                },
+            },
+        },
+    )
+    sts = apps.patch_namespaced_stateful_set_status(
+        "s",
+        ns,
+        {
+            "metadata": {"labels": {"seen": "yes"}},
+            "status": {"replicas": 0, "observedGeneration": 1},
+        },
+    )
+    assert not sts.metadata.labels and sts.status.observed_generation == 1

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from . import errors, meta
-from .errors import ApiError
+from .errors import ApiError, FieldError
 from .resources import ResourceType
 from .storage import Obj
 
@@ -123,3 +124,20 @@ def delete_collection(
             continue
         deleted.append(res if res.get("kind") != "Status" else item)
     return {**listed, "items": deleted}
+
+
+def check_no_new_finalizers(rt: ResourceType, name: str, new_meta: Obj, old_meta: Obj) -> None:
+    """An object being deleted may lose finalizers but not gain any (422)."""
+    if not old_meta.get("deletionTimestamp"):
+        return
+    old = old_meta.get("finalizers") or []
+    added = [f for f in new_meta.get("finalizers") or [] if f not in old]
+    if added:
+        found = "[]string{" + ", ".join(json.dumps(f) for f in added) + "}"
+        detail = (
+            "no new finalizers can be added if the object is being deleted, found new "
+            f"finalizers {found}"
+        )
+        raise errors.invalid(
+            rt, name, [FieldError("forbidden", "metadata.finalizers", detail=detail)]
+        )

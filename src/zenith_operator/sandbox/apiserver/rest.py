@@ -30,6 +30,16 @@ _IMMUTABLE_META = (
 )
 
 
+_STATUS_KEEPS_META = (("", "pods"), ("", "nodes"))
+
+
+def _copy_key(target: Obj, source: Obj, key: str) -> None:
+    if key in source:
+        target[key] = source[key]
+    else:
+        target.pop(key, None)
+
+
 @dataclass
 class Ctx:
     """Per-request options (query parameters) and the warnings to answer with."""
@@ -271,7 +281,16 @@ class Api:
             result.setdefault("spec", {})["finalizers"] = (
                 new.get("spec", {}).get("finalizers") or []
             )
-        elif sub == "status":
+        elif sub == "status" and rt.key in _STATUS_KEEPS_META:
+            # pods/status and nodes/status: spec is reset, metadata edits go through
+            result = {**new, "spec": old.get("spec", {})}
+            self._keep_immutable_meta(result, om)
+            if rt.key == ("", "pods"):
+                _copy_key(result["metadata"], om, "ownerReferences")
+                status = result.setdefault("status", {})
+                if not status.get("qosClass") and old.get("status", {}).get("qosClass"):
+                    status["qosClass"] = old["status"]["qosClass"]
+        elif sub == "status":  # ResetObjectMetaForStatus: only status changes
             result = meta.deep(old)
             if "status" in new:
                 result["status"] = new["status"]
@@ -279,35 +298,20 @@ class Api:
                 result.pop("status", None)
         else:
             result = new
-            for key in _IMMUTABLE_META:
-                if key in om:
-                    result["metadata"][key] = om[key]
-                else:
-                    result["metadata"].pop(key, None)
+            self._keep_immutable_meta(result, om)
             if rt.has_status:
                 if "status" in old:
                     result["status"] = old["status"]
                 else:
                     result.pop("status", None)
-            if om.get("deletionTimestamp"):
-                added = [f for f in m.get("finalizers") or [] if f not in om.get("finalizers", [])]
-                if added:
-                    raise errors.invalid(
-                        rt,
-                        name,
-                        [
-                            FieldError(
-                                "forbidden",
-                                "metadata.finalizers",
-                                detail="no new finalizers can be "
-                                f"added if the object is being deleted, found new finalizers "
-                                f"[]string{{{', '.join(json.dumps(f) for f in added)}}}",
-                            )
-                        ],
-                    )
+            deletion.check_no_new_finalizers(rt, name, m, om)
         self._prepare(rt, result, old, ctx)
         self._bump_generation(rt, result, old)
         return self.out(rt, self._store(rt, result, old, ctx))
+
+    def _keep_immutable_meta(self, obj: Obj, old_meta: Obj) -> None:
+        for key in _IMMUTABLE_META:
+            _copy_key(obj["metadata"], old_meta, key)
 
     def _scale_update(self, rt: ResourceType, body: Any, old: Obj, ctx: Ctx) -> Obj:
         if not isinstance(body, dict):
