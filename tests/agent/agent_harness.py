@@ -256,8 +256,13 @@ class Pod:
         )
 
     def call(self, path: str, body: Any = None) -> dict[str, Any]:
-        """POST expecting success; returns the CommandResult."""
+        """POST expecting success, retrying 503 Busy as the operator does; returns the
+        CommandResult."""
+        deadline = time.monotonic() + 30
         resp = self.post(path, body)
+        while resp.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            resp = self.post(path, body)
         assert resp.status_code == 200, f"{self.name} {path}: {resp.status_code} {resp.text}"
         result: dict[str, Any] = resp.json()
         return result
