@@ -230,7 +230,26 @@ def test_node_down_and_up(sandbox: Sandbox, kube: Kube, ns: str) -> None:
     assert kube.get(PODS, ns, "n-0")["metadata"].get("deletionTimestamp")
     assert proc_state(main) == "T"
     uid = kube.get(PODS, ns, "n-0")["metadata"]["uid"]
-    faults.node_up("n-0")  # ... until it is back (rebooted)
+    up = subprocess.run(  # ... until it is back (rebooted); here through the CLI
+        [
+            sys.executable,
+            "-m",
+            "zenith_operator",
+            "sandbox",
+            "fault",
+            "node-up",
+            "n-0",
+            "-n",
+            ns,
+            "--state-dir",
+            str(sandbox.state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=sandbox.env(),
+    )
+    assert up.returncode == 0, up.stderr
     eventually(
         lambda: (p := kube.get(PODS, ns, "n-0")) and p["metadata"]["uid"] != uid and pod_ready(p),
         what="pod replaced after the node came back",

@@ -30,6 +30,8 @@ KINDS = (
     "freeze",
     "thaw",
     "freeze-agent",
+    "node-down",
+    "node-up",
     "block-port",
     "unblock-port",
     "delete-pod",
