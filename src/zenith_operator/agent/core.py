@@ -171,6 +171,8 @@ class Agent:
     async def _start_database(self) -> None:
         mode = self._run_mode()
         await self.engine.start(mode, self.state.upstream if mode == RunMode.STANDBY else None)
+        if mode == RunMode.READ_ONLY and self.fenced:
+            self._fence_applied = True  # started read-only: nothing left for the watcher
 
     # ---------------------------------------------------------------- reads
     async def status(self) -> AgentStatus:
