@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,6 @@ class Store:
         # Like etcd revisions, never reused: a restarted emulator starts above any earlier
         # run, so clients holding old resourceVersions get 410 Gone and re-list.
         self.rv = int(time.time() * 1000)
-        self.listeners: list[Callable[[Event], None]] = []
 
     # --- reads
     def get(self, rkey: RKey, namespace: str, name: str) -> Obj | None:
@@ -96,11 +95,6 @@ class Store:
             for (ns, _), obj in list(items.items()):
                 if ns == namespace:
                     yield rkey, obj
-
-    def all_objects(self) -> Iterator[tuple[RKey, Obj]]:
-        for rkey, items in list(self.objects.items()):
-            for obj in list(items.values()):
-                yield rkey, obj
 
     def current_rv(self) -> int:
         return self.rv
@@ -145,8 +139,6 @@ class Store:
         self.history.append(event)
         for watcher in list(self.watchers):
             watcher.offer(event)
-        for listener in self.listeners:
-            listener(event)
 
     # --- watchers
     def subscribe(self, rkey: RKey, namespace: str | None) -> Watcher:
