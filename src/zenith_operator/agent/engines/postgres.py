@@ -194,6 +194,10 @@ class PostgresEngine:
     def _mkdir(self, path: Path, mode: int = 0o700) -> None:
         if path == self.root:
             self._check_reachable()
+            if path.is_dir():
+                # A volume's mount point belongs to whoever mounted it (often root with
+                # fsGroup access): use it as it is, never chmod/chown it.
+                return
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, mode)
         self._chown(path)
