@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from . import validation
 from .errors import FieldError
 
 Obj = dict[str, Any]
@@ -139,17 +140,10 @@ def pod_spec(spec: Obj) -> None:
             vol["projected"].setdefault("defaultMode", 420)
 
 
-def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    containers = spec.get("containers")
-    if not containers:
-        errs.append(FieldError("required", f"{path}.containers"))
-    for i, c in enumerate(containers or []):
-        if not c.get("name"):
-            errs.append(FieldError("required", f"{path}.containers[{i}].name"))
-        if not c.get("image"):
-            errs.append(FieldError("required", f"{path}.containers[{i}].image"))
-    return errs
+def validate_pod_spec(
+    spec: Obj, path: str, extra_volumes: set[str] | None = None
+) -> list[FieldError]:
+    return validation.containers(spec, path, extra_volumes)
 
 
 class ServiceIPs:
@@ -212,7 +206,11 @@ def _template(obj: Obj) -> list[FieldError]:
     template = obj.setdefault("spec", {}).setdefault("template", {})
     template.setdefault("metadata", {})
     pod_spec(template.setdefault("spec", {}))
-    errs = validate_pod_spec(template["spec"], "spec.template.spec")
+    claims = {
+        (t.get("metadata") or {}).get("name", "")
+        for t in obj["spec"].get("volumeClaimTemplates") or []
+    }
+    errs = validate_pod_spec(template["spec"], "spec.template.spec", claims)
     if not obj["spec"].get("selector"):
         errs.append(FieldError("required", "spec.selector"))
     return errs
@@ -262,13 +260,14 @@ def _namespace(obj: Obj, create: bool) -> list[FieldError]:
 
 
 def _secret(obj: Obj, create: bool) -> list[FieldError]:
+    validation.secret_data(obj)
     obj.setdefault("type", "Opaque")
     string_data = obj.pop("stringData", None) or {}
     data = obj.setdefault("data", {}) if string_data else obj.get("data")
     for key, value in string_data.items():
         assert data is not None
         data[key] = base64.b64encode(str(value).encode()).decode()
-    return []
+    return validation.config_keys(obj)
 
 
 def _pvc(obj: Obj, create: bool) -> list[FieldError]:
@@ -286,7 +285,7 @@ def _pdb(obj: Obj, create: bool) -> list[FieldError]:
             "desiredHealthy": 0,
             "expectedPods": 0,
         }
-    return []
+    return validation.pdb(obj)
 
 
 DEFAULTERS: dict[tuple[str, str], Callable[[Obj, bool], list[FieldError]]] = {
@@ -296,6 +295,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj, bool], list[FieldError]]] = {
     ("apps", "replicasets"): _deployment,
     ("", "namespaces"): _namespace,
     ("", "secrets"): _secret,
+    ("", "configmaps"): lambda obj, create: validation.config_keys(obj),
     ("", "persistentvolumeclaims"): _pvc,
     ("policy", "poddisruptionbudgets"): _pdb,
 }
@@ -318,4 +318,4 @@ def service(obj: Obj, create: bool, ips: ServiceIPs) -> list[FieldError]:
             port.setdefault("targetPort", port["port"])
     if create:
         obj["status"] = {"loadBalancer": {}}
-    return []
+    return validation.service(obj)
