@@ -139,6 +139,10 @@ def test_pod_binding(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> 
     assert core.read_namespaced_pod("p", ns).spec.node_name == "node-a"
     status, res = raw(api_client, "POST", f"/api/v1/namespaces/{ns}/pods/p/binding", body)
     assert status == 409 and res["reason"] == "Conflict"
+    assert res["message"] == (
+        'Operation cannot be fulfilled on pods/binding "p": pod p is already assigned to node '
+        '"node-a"'
+    )
     # A bound pod is deleted by its kubelet (grace period 0).
     core.delete_namespaced_pod("p", ns, grace_period_seconds=0)
 

@@ -212,9 +212,11 @@ class App:
         node = ((body or {}).get("target") or {}).get("name", "")
         current = pod.get("spec", {}).get("nodeName")
         if current:
-            raise errors.conflict(
-                rt, r.name, f'pod {r.name} is already assigned to node "{current}"'
+            msg = (
+                f'Operation cannot be fulfilled on pods/binding "{r.name}": pod {r.name} is '
+                f'already assigned to node "{current}"'
             )
+            raise ApiError(409, "Conflict", msg, {"name": r.name, "kind": "pods/binding"})
         new = meta.deep(pod)
         new["spec"]["nodeName"] = node
         api.update(rt, r.namespace or "", r.name, new, "", Ctx(ctx.query, internal=True))
