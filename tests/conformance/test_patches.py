@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -241,3 +242,25 @@ def test_patch_missing_object_is_404(api_client: ApiClient, ns: str) -> None:
         api_client, "PATCH", f"/api/v1/namespaces/{ns}/configmaps/nope", {"data": {}}, MERGE
     )
     assert status == 404 and body["message"] == 'configmaps "nope" not found'
+
+
+def test_apply_removes_fields_the_manager_stopped_applying(api_client: ApiClient, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps/owned"
+
+    def apply(manager: str, data: dict[str, str]) -> dict[str, Any]:
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "owned"},
+            "data": data,
+        }
+        status, obj = raw(
+            api_client, "PATCH", path, json.dumps(manifest), APPLY, {"fieldManager": manager}
+        )
+        assert status in (200, 201), obj
+        return obj
+
+    apply("one", {"a": "1", "b": "2"})
+    apply("two", {"c": "3"})
+    obj = apply("one", {"a": "1"})
+    assert obj["data"] == {"a": "1", "c": "3"}

@@ -166,3 +166,18 @@ def path_not_found() -> ApiError:
 
 def expired(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
+
+
+def apply_needs_field_manager() -> ApiError:
+    cause = {
+        "reason": "FieldValueRequired",
+        "message": "Required value: is required for apply patch",
+        "field": "fieldManager",
+    }
+    return ApiError(
+        422,
+        "Invalid",
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
+        "for apply patch",
+        {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]},
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from . import defaults, deletion, errors, events, meta, patching, scale
+from . import apply, defaults, deletion, errors, events, meta, patching, scale
 from .errors import ApiError, FieldError
 from .resources import Registry, ResourceType
 from .selectors import parse_fields, parse_labels
@@ -68,6 +68,7 @@ class Api:
             lambda _rt, _obj, _old, _ctx: []
         )
         self.after_write: list[Callable[[ResourceType, Obj], None]] = []
+        self.applied = apply.Tracker()  # server-side apply field ownership
 
     # --- helpers
     def defer(self, fn: Callable[[], None]) -> None:
@@ -159,6 +160,7 @@ class Api:
 
     def remove(self, rt: ResourceType, obj: Obj) -> Obj:
         final = self.store.remove(rt.key, obj)
+        self.applied.forget(obj["metadata"].get("uid", ""))
         for hook in self.after_write:
             hook(rt, final)
         return final
@@ -344,32 +346,21 @@ class Api:
             patch = yaml.safe_load(raw) if ctype == patching.APPLY else json.loads(raw or b"null")
         except (ValueError, yaml.YAMLError) as e:
             raise errors.bad_request(f"error decoding patch: {e}") from e
-        if ctype == patching.APPLY and not ctx.query.get("fieldManager"):
-            raise ApiError(
-                422,
-                "Invalid",
-                'PatchOptions.meta.k8s.io "" is invalid: fieldManager:'
-                " Required value: is required for apply patch",
-                {
-                    "group": "meta.k8s.io",
-                    "kind": "PatchOptions",
-                    "causes": [
-                        {
-                            "reason": "FieldValueRequired",
-                            "message": "Required value: is required for apply patch",
-                            "field": "fieldManager",
-                        }
-                    ],
-                },
-            )
+        manager = ctx.query.get("fieldManager", "")
+        if ctype == patching.APPLY and not manager:
+            raise errors.apply_needs_field_manager()
         old = self.store.get(rt.key, namespace if rt.namespaced else "", name)
         if old is None:
             if ctype == patching.APPLY and not sub:
                 if isinstance(patch, dict):
                     patch.setdefault("metadata", {}).setdefault("name", name)
-                return 201, self.create(rt, namespace, patch, ctx)
+                created = self.create(rt, namespace, patch, ctx)
+                self.applied.record(created["metadata"]["uid"], manager, patch)
+                return 201, created
             raise errors.not_found(rt, name)
         current = meta.deep(self.view(rt, old, sub))
+        if ctype == patching.APPLY and isinstance(patch, dict) and not sub:
+            self.applied.prune(old["metadata"]["uid"], manager, patch, current)
         if ctype == patching.JSON_PATCH:
             patched = patching.json_patch(current, patch)
         elif ctype == patching.MERGE or (ctype == patching.APPLY and rt.custom):
@@ -380,7 +371,10 @@ class Api:
             if not isinstance(patch, dict):
                 raise errors.bad_request("json: cannot unmarshal into Go value of type map")
             patched = patching.strategic_merge(current, patch)
-        return 200, self._update(rt, name, patched, old, sub, ctx)
+        result = self._update(rt, name, patched, old, sub, ctx)
+        if ctype == patching.APPLY and isinstance(patch, dict) and not sub:
+            self.applied.record(old["metadata"]["uid"], manager, patch)
+        return 200, result
 
     def delete(
         self, rt: ResourceType, namespace: str, name: str, opts: Obj, ctx: Ctx
