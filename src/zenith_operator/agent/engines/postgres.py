@@ -194,13 +194,15 @@ class PostgresEngine:
     def _mkdir(self, path: Path, mode: int = 0o700) -> None:
         if path == self.root:
             self._check_reachable()
-            if path.is_dir():
-                # A volume's mount point belongs to whoever mounted it (often root with
-                # fsGroup access): use it as it is, never chmod/chown it.
-                return
         path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, mode)
-        self._chown(path)
+        try:
+            os.chmod(path, mode)
+            self._chown(path)
+        except PermissionError:
+            # A volume's mount point belongs to whoever mounted it (root, with group
+            # access through fsGroup): a non-root agent uses it as it is.
+            if path != self.root:
+                raise
 
     def _write(self, path: Path, text: str, mode: int = 0o600) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
