@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -167,7 +168,12 @@ def test_config_change_rolls_out_standby_first_then_switchover(
     finally:
         writer.stop()
         checker.stop()
-    print(f"\nrollout: pods replaced at {replaced_at}, states {states}, acked {len(writer.acks)}")
+    after_edit = [a.at for a in writer.acks if a.at > t0]
+    longest = max((b - a for a, b in itertools.pairwise(after_edit)), default=0.0)
+    print(
+        f"\nrollout: pods replaced at {replaced_at}, states {states}, acked {len(writer.acks)}, "
+        f"longest pause between acknowledged writes {longest:.2f}s"
+    )
 
     # standby first, the former active last; a switchover in between
     assert replaced_at[old_standby] < replaced_at[old_active], replaced_at

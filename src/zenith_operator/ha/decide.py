@@ -367,7 +367,9 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
     s = p.inst(standby)
     if streaming:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
-        if lag is not None and lag <= CATCHUP_LAG_BYTES:
+        if restarting := _restart_streaming_standby(p, standby):
+            why = f"{standby} streams asynchronously; {restarting}"
+        elif lag is not None and lag <= CATCHUP_LAG_BYTES:
             p.act(SetReplication(active, "sync", standby))
             why = f"{standby} streams and has caught up ({lag} bytes behind): switching to sync"
         else:
@@ -536,7 +538,20 @@ def _rollout_in_normal(p: Plan, active: str, standby: str, normal: str) -> Decis
                 RolloutStep.RESTART_FORMER_ACTIVE,
             )
             step = RolloutStep.RESTART_FORMER_ACTIVE if former else RolloutStep.RESTART_STANDBY
-            return p.finish(State.NORMAL, f"{normal}; {rollout.restart(p, standby, step)}")
+            r = rollout.record(p, step, standby)
+            if r.step == RolloutStep.STALLED or r.restarts >= rollout.MAX_ROLLOUT_RESTARTS:
+                return p.finish(State.NORMAL, f"{normal}; {rollout.restart(p, standby, step)}")
+            # Take the standby out of sync first (recorded before the command), so no
+            # commit waits for a standby that is being deleted; it is deleted next poll.
+            p.set_in_sync(standby, False)
+            p.st.replication_degraded = True
+            p.st.replication_mode = "async"
+            p.act(SetReplication(active, "async", None))
+            return p.finish(
+                State.STANDBY_PARTIALLY_STARTING,
+                f"{normal}; {ROLLOUT_REASON}: switching {active} to async before restarting "
+                f"{standby} with the new configuration",
+            )
         if rollout.stale(p, active):
             r = rollout.record(p, RolloutStep.SWITCHOVER, standby)
             if r.step != RolloutStep.STALLED:
@@ -551,6 +566,17 @@ def _rollout_in_normal(p: Plan, active: str, standby: str, normal: str) -> Decis
         return p.finish(State.NORMAL, f"{normal}; configuration rollout waits one more poll")
     done = rollout.complete(p)
     return p.finish(State.NORMAL, f"{normal}; {done}" if done else normal)
+
+
+def _restart_streaming_standby(p: Plan, standby: str) -> str | None:
+    """A rollout took this stale standby out of sync (from Normal): delete its pod now,
+    instead of switching back to sync."""
+    r = p.st.rollout
+    if r is None or r.step not in (RolloutStep.RESTART_STANDBY, RolloutStep.RESTART_FORMER_ACTIVE):
+        return None
+    if not rollout.stale(p, standby):
+        return None
+    return rollout.restart(p, standby, RolloutStep(r.step))
 
 
 def _restart_former_active(p: Plan, standby: str) -> str | None:

@@ -30,6 +30,7 @@ from zenith_operator.ha.model import (
     Promote,
     Rebuild,
     RenewLease,
+    SetReplication,
     Stop,
 )
 from zenith_operator.ha.rollout import MAX_ROLLOUT_RESTARTS, ROLLOUT_REASON
@@ -77,16 +78,41 @@ def normal_pair(a_hash: str, b_hash: str, active: str = A) -> Observations:
 # ------------------------------------------------------------------ start / standby first
 
 
+def async_pair(a_hash: str, b_hash: str, active: str = A) -> Observations:
+    """The active runs async (as the rollout asked), the standby still streams."""
+    standby = B if active == A else A
+    hashes = {A: a_hash, B: b_hash}
+    report = active_report(active, standby, mode="async", sync=False)
+    return want(
+        observe(
+            h(inst(active, report, label="active"), hashes[active]),
+            h(inst(standby, standby_report(standby), label="standby"), hashes[standby]),
+        )
+    )
+
+
 def test_rollout_starts_from_normal_with_the_standby() -> None:
+    # phase 1: the standby is taken out of sync (recorded first), nothing deleted yet
     d = decide(status(State.NORMAL), normal_pair(OLD, OLD), T0)
-    assert d.state == State.NORMAL
-    assert "configuration rollout: restarting the standby c-1" in d.reason
-    assert deletes(d) == [DeletePod(B, "uid-c-1")]
+    assert d.state == State.STANDBY_PARTIALLY_STARTING
+    assert "switching c-0 to async before restarting c-1 with the new configuration" in d.reason
+    assert SetReplication(A, "async", None) in d.actions and not deletes(d)
     assert not [a for a in d.actions if isinstance(a, Stop | Promote)]
+    b = d.status.instance(B)
+    assert b is not None and not b.in_sync and d.status.replication_degraded
     r = d.status.rollout
     assert r is not None and r.target_hash == NEW and r.step == RolloutStep.RESTART_STANDBY
-    assert r.instance == B and r.deleted_uid == "uid-c-1" and r.restarts == 1
-    assert events(d) == ["RolloutStarted", "RolloutRestartStandby"]
+    assert r.instance == B and r.restarts == 0
+    assert "RolloutStarted" in events(d)
+    # phase 2: the active runs async: the standby's pod is deleted (not switched to sync)
+    d = decide(d.status, async_pair(OLD, OLD), T0 + 1)
+    assert d.state == State.STANDBY_PARTIALLY_STARTING
+    assert "configuration rollout: restarting the standby c-1" in d.reason
+    assert deletes(d) == [DeletePod(B, "uid-c-1")]
+    assert not [a for a in d.actions if isinstance(a, SetReplication)]
+    r = d.status.rollout
+    assert r is not None and r.deleted_uid == "uid-c-1" and r.restarts == 1
+    assert events(d) == ["RolloutRestartStandby"]
 
 
 def test_no_rollout_without_a_difference_or_a_known_template_hash() -> None:
@@ -122,9 +148,10 @@ def test_standby_pod_deleted_once_per_incarnation() -> None:
         last_attempt=fmt(T0 - 2),
         restarts=1,
     )
-    d = decide(st, normal_pair(OLD, OLD), T0)
+    d = decide(st, async_pair(OLD, OLD), T0)
     assert not deletes(d) and "waiting for c-1's pod to go" in d.reason
-    terminating = normal_pair(OLD, OLD)
+    assert not [a for a in d.actions if isinstance(a, SetReplication)]
+    terminating = async_pair(OLD, OLD)
     b = dataclasses.replace(terminating.instances[1], pod_deleting=True, pod_uid="uid-x")
     d = decide(st, dataclasses.replace(terminating, instances=(terminating.instances[0], b)), T0)
     assert not deletes(d) and "waiting for c-1's pod to be recreated" in d.reason
@@ -207,7 +234,10 @@ def test_switchover_completed_restarts_the_former_active_instead_of_rebuilding()
 def test_former_active_rebuilt_in_normal_is_restarted_last() -> None:
     st = with_rollout(status(State.NORMAL, B), RolloutStep.SWITCHOVER, B)
     d = decide(st, normal_pair(OLD, NEW, active=B), T0)
-    assert d.state == State.NORMAL
+    assert SetReplication(B, "async", None) in d.actions and not deletes(d)
+    assert d.status.rollout is not None
+    assert d.status.rollout.step == RolloutStep.RESTART_FORMER_ACTIVE
+    d = decide(d.status, async_pair(OLD, NEW, active=B), T0 + 1)
     assert "restarting the former active c-0" in d.reason
     assert deletes(d) == [DeletePod(A, "uid-c-0")]
 
