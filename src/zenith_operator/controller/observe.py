@@ -16,7 +16,7 @@ from zenith_operator import naming
 from zenith_operator.api.spec import ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
-from zenith_operator.controller.reconcile_kube import Kube, Ref
+from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
@@ -105,7 +105,10 @@ def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
     spec = parse_spec(body.get("spec"))
     items = kube.list("v1", "Pod", namespace, naming.selector_labels(name))
     pods = {p.name: p for p in map(PodInfo.of, items)}
-    sts = kube.get(Ref("apps/v1", "StatefulSet", naming.statefulset_name(name), namespace))
+    try:
+        sts = kube.get(Ref("apps/v1", "StatefulSet", naming.statefulset_name(name), namespace))
+    except KubeError:
+        sts = None  # unknown this cycle: no rollout step, the HA cycle itself goes on
     return ClusterView(
         body=body,
         spec=spec,

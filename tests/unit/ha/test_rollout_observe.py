@@ -6,7 +6,7 @@ from typing import Any
 
 from zenith_operator import naming
 from zenith_operator.controller.observe import PodInfo, read_cluster, template_config_hash
-from zenith_operator.controller.reconcile_kube import Ref
+from zenith_operator.controller.reconcile_kube import KubeError, Ref
 
 
 def _pod(name: str, config_hash: str | None) -> dict[str, Any]:
@@ -32,6 +32,8 @@ class FakeKube:
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         self.got.append(ref)
+        if self.sts == {"fail": True}:
+            raise KubeError(500, "InternalError", "boom")
         return self.sts
 
 
@@ -53,3 +55,9 @@ def test_read_cluster_reads_the_statefulset_template_hash() -> None:
     assert view.desired_config_hash == "new"
     assert view.pods["c-0"].config_hash == "old"
     assert kube.got == [Ref("apps/v1", "StatefulSet", naming.statefulset_name("c"), "ns")]
+
+
+def test_a_failed_statefulset_read_only_hides_the_template_hash() -> None:
+    body = {"metadata": {"name": "c", "namespace": "ns"}, "spec": {"zenithSpec": {}}}
+    view = read_cluster(FakeKube([_pod("c-0", "old")], {"fail": True}), body)  # type: ignore[arg-type]
+    assert view.desired_config_hash is None and view.pods["c-0"].config_hash == "old"
