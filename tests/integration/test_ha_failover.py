@@ -14,12 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
 from fake_agent import FakePair
+from integration_polling import eventually
 from kubernetes import config
 
 from zenith_operator import naming
@@ -37,22 +38,6 @@ PODS = [naming.pod_name(NAME, 0), naming.pod_name(NAME, 1)]
 TIMEOUT = 4
 STARTUP = 30.0
 CONVERGE = 40.0
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except KubeError as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return cast(T, last)
-        pause.wait(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 class PodKeeper:

@@ -11,18 +11,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
+from integration_polling import eventually
 from kubernetes import config
 
 from zenith_operator.api import crd
-from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.controller.reconcile_kube import Kube, Ref
 
 pytestmark = pytest.mark.integration
 
@@ -31,23 +30,6 @@ NS = "zenith-test"
 GROUP_VERSION = "huawei.cloudb.com/v1"
 STARTUP_TIMEOUT = 20.0
 RECONCILE_TIMEOUT = 15.0
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll `check` until it returns a truthy value; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except KubeError as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        pause.wait(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 class Operator:
