@@ -37,8 +37,7 @@ from zenith_operator.sandbox.workload import (
 pytestmark = pytest.mark.integration
 
 FAST = {"pollingInterval": 1, "unreachableTimeout": 5}
-NAME = "rollout-0"
-SUFFIX = "-rollout"
+_names = itertools.count()  # a fresh name per cluster: the example retains its PVCs
 
 
 def _show(host: str, creds: DbCredentials, setting: str) -> str | None:
@@ -54,7 +53,8 @@ def _show(host: str, creds: DbCredentials, setting: str) -> str | None:
 def configured(sandbox: Sandbox) -> Iterator[tuple[Cluster, list[dict[str, Any]]]]:
     """examples/pair-with-config.yaml with its ConfigMaps/Secret renamed for this test."""
     docs = copy.deepcopy(example_documents("pair-with-config"))
-    renames = {d["metadata"]["name"]: d["metadata"]["name"] + SUFFIX for d in docs}
+    n = next(_names)
+    renames = {d["metadata"]["name"]: f"{d['metadata']['name']}-rollout-{n}" for d in docs}
     for d in docs:
         d["metadata"]["name"] = renames[d["metadata"]["name"]]
     body = load_example("pair-with-config", **FAST)
@@ -64,7 +64,7 @@ def configured(sandbox: Sandbox) -> Iterator[tuple[Cluster, list[dict[str, Any]]
     agent = body["spec"].get("agentSpec") or {}
     if agent.get("agentConfig"):
         agent["agentConfig"] = [renames[n] for n in agent["agentConfig"]]
-    cluster = Cluster(sandbox.api, sandbox.namespace, NAME)
+    cluster = Cluster(sandbox.api, sandbox.namespace, f"rollout-{n}")
     cluster.create(body, docs)
     try:
         yield cluster, docs
@@ -111,15 +111,28 @@ def _event_reasons(cluster: Cluster) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize(
+    ("setting", "line", "before_value", "after_value"),
+    [
+        ("work_mem", "work_mem = '16MB'", "4MB", "16MB"),
+        # a hot standby needs max_connections >= the primary's: raising it standby first
+        # works; the former active is restarted right after the switchover
+        ("max_connections", "max_connections = 250", "200", "250"),
+    ],
+)
 def test_config_change_rolls_out_standby_first_then_switchover(
     configured: tuple[Cluster, list[dict[str, Any]]],
+    setting: str,
+    line: str,
+    before_value: str,
+    after_value: str,
 ) -> None:
     cluster, docs = configured
     status = cluster.wait_normal(timeout=180)
     old_active, old_standby = status["activeInstance"], status["standbyInstance"]
     creds = cluster.credentials()
     ips = cluster.pod_ips()
-    assert _show(ips[old_active], creds, "work_mem") == "4MB"
+    assert _show(ips[old_active], creds, setting) == before_value
     before = _pods(cluster)
     assert before[old_active]["hash"] == before[old_standby]["hash"]
 
@@ -128,7 +141,7 @@ def test_config_change_rolls_out_standby_first_then_switchover(
     )
     cm_name = db_config["metadata"]["name"]
     key = next(iter(db_config["data"]))
-    new_text = db_config["data"][key] + "work_mem = '16MB'\n"
+    new_text = db_config["data"][key] + line + "\n"  # the last occurrence wins
 
     writer = Writer(cluster.active_lookup(), creds)
     checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
@@ -188,7 +201,9 @@ def test_config_change_rolls_out_standby_first_then_switchover(
     ips = cluster.pod_ips()
     for pod in (old_active, old_standby):
         value = wait_for(
-            f"work_mem on {pod}", lambda p=pod: _show(ips[p], creds, "work_mem") == "16MB", 30
+            f"{setting} on {pod}",
+            lambda p=pod: _show(ips[p], creds, setting) == after_value,
+            30,
         )
         assert value
 
