@@ -380,7 +380,7 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         state = State.STANDBY_PARTIALLY_STARTING
     elif not s.pod_exists or p.down(s):
         why = f"{standby} is down ({_why(s)})"
-        if restarting := _restart_former_active(p, standby):
+        if restarting := _restart_stale_standby(p, standby):
             why += f"; {restarting}"
         else:
             _maybe_restart(p, standby)
@@ -393,7 +393,7 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         state = State.STANDBY_PARTIALLY_STARTING
     else:
         p.health_hint[standby] = Health.DEGRADED
-        if restarting := _restart_former_active(p, standby):
+        if restarting := _restart_stale_standby(p, standby):
             why = f"{standby} is not streaming from {active} ({_db(s)}); {restarting}"
         else:
             why = _recover_standby(p, active, standby)
@@ -579,20 +579,26 @@ def _restart_streaming_standby(p: Plan, standby: str) -> str | None:
     return rollout.restart(p, standby, RolloutStep(r.step))
 
 
-def _restart_former_active(p: Plan, standby: str) -> str | None:
-    """After a rollout's switchover: delete the former active's pod (now the standby)
-    instead of rebuilding it with the old configuration. Only when no command runs on it."""
+def _restart_stale_standby(p: Plan, standby: str) -> str | None:
+    """During a rollout, a stale standby that does not stream is restarted with the
+    template instead of being rebuilt with its old configuration: the former active right
+    after the switchover, or a standby whose configuration was changed (again) while it
+    could not start. Only when no command runs on it."""
     r = p.st.rollout
     s = p.inst(standby)
-    if r is None or r.step not in (RolloutStep.SWITCHOVER, RolloutStep.RESTART_FORMER_ACTIVE):
+    if r is None or not rollout.stale(p, standby) or s.busy:
+        return None
+    if r.step == RolloutStep.STALLED and r.target_hash == p.obs.desired_config_hash:
         return None
     commanded = any(
         getattr(a, "pod", None) == standby and not isinstance(a, LabelPod | Event)
         for a in p.actions
     )
-    if not rollout.stale(p, standby) or s.busy or commanded:
+    if commanded:
         return None
-    return rollout.restart(p, standby, RolloutStep.RESTART_FORMER_ACTIVE)
+    former = r.step in (RolloutStep.SWITCHOVER, RolloutStep.RESTART_FORMER_ACTIVE)
+    step = RolloutStep.RESTART_FORMER_ACTIVE if former else RolloutStep.RESTART_STANDBY
+    return rollout.restart(p, standby, step)
 
 
 def _single_normal(p: Plan, active: str) -> Decision:

@@ -331,3 +331,31 @@ def test_single_instance_restarts_in_place() -> None:
     # back with the new hash: done
     d = decide(d.status, single(NEW, uid="uid-new"), T0 + TIMEOUT)
     assert d.status.rollout is None and "completed" in d.reason and not deletes(d)
+
+
+def test_a_stale_standby_that_cannot_start_is_restarted_after_a_new_edit() -> None:
+    # a bad value (e.g. max_connections below the primary's) keeps the restarted standby
+    # from starting; the user reverts the ConfigMap: the standby is restarted again
+    # instead of being rebuilt forever with the bad configuration
+    st = with_rollout(
+        status(State.STANDBY_PARTIALLY_DOWN, in_sync=False, degraded=True, mode="async"),
+        RolloutStep.RESTART_STANDBY,
+        B,
+        restarts=1,
+        deleted_uid="uid-old",
+    )
+    st = st.model_copy(update={"rollout": st.rollout.model_copy(update={"target_hash": "bad"})})  # type: ignore[union-attr]
+    crashed = agent(B, Role.STANDBY, DatabaseState.CRASHED)
+    obs = want(
+        observe(
+            h(inst(A, active_report(streaming=False, mode="async"), label="active"), OLD),
+            h(inst(B, crashed, label="none"), "bad"),
+        ),
+        OLD,
+    )
+    d = decide(st, obs, T0)
+    assert d.state == State.STANDBY_PARTIALLY_DOWN
+    assert deletes(d) == [DeletePod(B, "uid-c-1")]
+    assert not [a for a in d.actions if isinstance(a, Rebuild)]
+    assert "RolloutRetargeted" in events(d)
+    assert d.status.rollout is not None and d.status.rollout.target_hash == OLD
