@@ -287,3 +287,62 @@ def test_single_instance_restarts_in_place_with_the_new_config(
         wait_for(f"{cluster.name} gone", lambda: not cluster.pod_ips(), 60)
         with contextlib.suppress(client.ApiException):
             cluster.core.delete_namespaced_config_map("single-rollout-db", cluster.namespace)
+
+
+def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
+    configured: tuple[Cluster, list[dict[str, Any]]],
+) -> None:
+    """A hot standby cannot run with max_connections below the primary's: the standby
+    restarted first does not start, the active keeps serving (async), no switchover
+    happens. Reverting the ConfigMap restarts the standby again with the old value."""
+    cluster, docs = configured
+    status = cluster.wait_normal(timeout=180)
+    old_active = status["activeInstance"]
+    creds = cluster.credentials()
+    db_config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and "db-config" in d["metadata"]["name"]
+    )
+    cm_name, key = db_config["metadata"]["name"], next(iter(db_config["data"]))
+    original = db_config["data"][key]
+    writer = Writer(cluster.active_lookup(), creds)
+    checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
+    writer.start()
+    checker.start()
+    try:
+        wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
+        cluster.core.patch_namespaced_config_map(
+            cm_name, cluster.namespace, {"data": {key: original + "max_connections = 150\n"}}
+        )
+        wait_for(
+            "the standby failing to start",
+            lambda: cluster.state() == "StandbyPartiallyDown",
+            60,
+        )
+        time.sleep(5)
+        st = cluster.status()
+        assert st["activeInstance"] == old_active and st["state"] != "Switchover"
+        count = len(writer.acks)
+        wait_for("writes while the standby is down", lambda: len(writer.acks) >= count + 5, 30)
+        cluster.core.patch_namespaced_config_map(
+            cm_name, cluster.namespace, {"data": {key: original}}
+        )
+
+        def healed() -> bool:
+            s = cluster.status()
+            return s.get("state") == "Normal" and s.get("rollout") is None
+
+        wait_for("Normal again after the revert", healed, 120, 0.2)
+        final = cluster.wait_normal(timeout=60)
+        count = len(writer.acks)
+        wait_for("writes after the revert", lambda: len(writer.acks) >= count + 5, 30)
+    finally:
+        writer.stop()
+        checker.stop()
+    assert final["activeInstance"] == old_active
+    ips = cluster.pod_ips()
+    for ip in ips.values():
+        assert _show(ip, creds, "max_connections") == "200"
+    assert not checker.violations, f"two writable instances: {checker.violations[:3]}"
+    lost = missing_acknowledged(ips[old_active], creds, writer.acked_ids)
+    assert not lost, f"acknowledged writes lost: {sorted(lost)[:20]}"
+    assert "RolloutRetargeted" in _event_reasons(cluster)
