@@ -134,3 +134,23 @@ def test_watch_from_the_future_is_504(
     assert status == 504
     assert body["reason"] == "Timeout"
     assert body["message"].startswith(f"Timeout: Too large resource version: {current + 10**9}")
+
+
+def test_list_from_the_future_is_504(
+    api_client: ApiClient, core: client.CoreV1Api, ns: str
+) -> None:
+    current = int(core.list_namespaced_config_map(ns).metadata.resource_version)
+    status, body = raw(
+        api_client,
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        query={"resourceVersion": str(current + 10**9)},
+    )
+    assert status == 504 and body["reason"] == "Timeout"
+    status, _ = raw(
+        api_client,
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        query={"resourceVersion": str(current)},
+    )
+    assert status == 200

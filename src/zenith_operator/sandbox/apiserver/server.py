@@ -14,7 +14,7 @@ from . import discovery, errors, meta, openapi, tables
 from .errors import ApiError
 from .resources import ResourceType
 from .rest import Api, Ctx
-from .watch import serve_watch
+from .watch import serve_watch, wait_until_fresh
 
 log = logging.getLogger(__name__)
 _NS_SUBRESOURCES = ("status", "finalize")
@@ -148,6 +148,9 @@ class App:
         if method == "GET" and not r.name:
             if r.watch_path or ctx.query.get("watch") in ("true", "1"):
                 return await serve_watch(request, api, rt, r.namespace, ctx, self.bookmark_interval)
+            rv = ctx.query.get("resourceVersion", "")
+            if rv.isdigit() and int(rv) > 0:  # "not older than": wait briefly, then 504
+                await wait_until_fresh(api, int(rv))
             listed = api.list(rt, r.namespace, ctx)
             if tables.wants_table(request.headers.get("Accept", "")):
                 t = tables.table(

@@ -74,7 +74,7 @@ async def serve_watch(
             raise errors.bad_request(
                 f'invalid resource version: strconv.ParseUint: parsing "{rv_param}": invalid syntax'
             )
-        await _wait_until_fresh(api, int(rv_param))
+        await wait_until_fresh(api, int(rv_param))
     # No awaits between snapshot and subscribe: nothing can slip between them.
     watcher = store.subscribe(rt.key, ns)
     first: list[bytes] = []
@@ -118,7 +118,7 @@ async def serve_watch(
     return resp
 
 
-async def _wait_until_fresh(api: Api, rv: int, wait: float = 3.0) -> None:
+async def wait_until_fresh(api: Api, rv: int, wait: float = 3.0) -> None:
     """A resourceVersion from the future: wait briefly, then 504 as the watch cache does."""
     deadline = time.monotonic() + wait
     while api.store.current_rv() < rv:
