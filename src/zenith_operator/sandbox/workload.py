@@ -89,7 +89,9 @@ class Writer(threading.Thread):
         self.acks: list[Ack] = []
         self.failures: list[float] = []  # time.monotonic() of each failed write
         self._stop_event = threading.Event()
-        self._next_id = 1
+        # Ids start at the current time in microseconds, so writers that follow each
+        # other on one table (the benchmark's repeated runs) never reuse an id.
+        self._next_id = time.time_ns() // 1000
 
     def stop(self) -> None:
         self._stop_event.set()
