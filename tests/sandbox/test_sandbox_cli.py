@@ -72,3 +72,24 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     eventually(lambda: all(gone(pid) for pid in pids), what="processes reaped")
     assert not (state / "state.json").exists()
     assert Sandbox  # the class tests and the demo build on
+
+
+def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -> None:
+    import os
+
+    from zenith_operator.sandbox.cli import check_reachable_by_database_user
+
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the database to another user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    (locked / "state").mkdir()
+    with pytest.raises(RuntimeError, match="could not reach"):
+        check_reachable_by_database_user(locked / "state")
+    from zenith_operator.sandbox.scenario import fresh_state_dir
+
+    open_dir = fresh_state_dir("reachable")
+    try:
+        check_reachable_by_database_user(open_dir)
+    finally:
+        open_dir.rmdir()

@@ -310,6 +310,23 @@ def _install_crds(sb: Sandbox) -> None:
                     raise
 
 
+def check_reachable_by_database_user(state: Path) -> None:
+    """Fail early where PostgreSQL could not reach its data below `state`.
+
+    Run as root, the agent starts PostgreSQL as the unprivileged `postgres` user, which
+    needs search permission on every directory above its data directory.
+    """
+    if os.geteuid() != 0:
+        return
+    for directory in (state, *state.parents):
+        if not directory.stat().st_mode & 0o001:
+            raise RuntimeError(
+                f"{directory} is mode {directory.stat().st_mode & 0o777:o}: the database runs "
+                f"as user postgres and could not reach {state}; choose a state directory "
+                "outside it, e.g. --state-dir /tmp/zenith-sandbox"
+            )
+
+
 def start_sandbox(
     state_dir: Path | str = ".sandbox",
     *,
@@ -357,7 +374,13 @@ def start_sandbox(
 
 # -- CLI ---------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir)
+    state = Path(args.state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        check_reachable_by_database_user(state)
+    except RuntimeError as e:
+        print(f"sandbox up: {e}", file=sys.stderr)
+        return 2
     if (state / STATE_FILE).exists():
         sb = Sandbox.load(state)
         if any(p.alive() for p in sb.procs.values()):

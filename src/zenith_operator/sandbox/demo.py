@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from zenith_operator.sandbox.cli import start_sandbox
+from zenith_operator.sandbox.cli import check_reachable_by_database_user, start_sandbox
 from zenith_operator.sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
@@ -65,7 +65,13 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="leave the sandbox running")
     args = parser.parse_args(argv)
-    state = Path(args.state_dir) if args.state_dir else fresh_state_dir("demo")
+    state = Path(args.state_dir).resolve() if args.state_dir else fresh_state_dir("demo")
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        check_reachable_by_database_user(state)
+    except RuntimeError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 2
     clock = Clock()
     clock.say("starting the Kubernetes API emulator, the pod runtime and the operator")
     sandbox = start_sandbox(state)
