@@ -48,8 +48,14 @@ def test_start_sandbox_runs_everything_and_restarts_the_operator(tmp_path: Path)
     assert all(gone(pid) for pid in pids)
 
 
-def test_cli_up_status_down(tmp_path: Path) -> None:
-    state = tmp_path / "cli"
+def test_cli_up_status_down() -> None:
+    import shutil
+
+    from zenith_operator.sandbox.scenario import fresh_state_dir
+
+    # `sandbox up` refuses directories the postgres user cannot reach (pytest's are 0700).
+    root = fresh_state_dir("cli-test")
+    state = root / "cli"
     up = zenith("sandbox", "up", "--no-operator", "--state-dir", str(state))
     assert up.returncode == 0, up.stderr
     assert up.stdout.strip() == f"export KUBECONFIG={(state / 'kubeconfig').resolve()}"
@@ -72,6 +78,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     eventually(lambda: all(gone(pid) for pid in pids), what="processes reaped")
     assert not (state / "state.json").exists()
     assert Sandbox  # the class tests and the demo build on
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -> None:
