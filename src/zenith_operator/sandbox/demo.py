@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     try:
         cluster = Cluster(sandbox.api, sandbox.namespace, "pair")
         clock.say(
-            "kubectl apply -f examples/pair.yaml  (pollingInterval 1s, unreachableTimeout 5s)"
+            "creating examples/pair.yaml via the API (pollingInterval 1s, unreachableTimeout 5s)"
         )
         cluster.create(load_example("pair", pollingInterval=1, unreachableTimeout=5))
         status = cluster.wait_normal(timeout=120)
