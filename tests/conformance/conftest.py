@@ -46,6 +46,22 @@ def raw(
     return status, json.loads(data) if data else None
 
 
+def statefulset(replicas: int = 0, **metadata: Any) -> dict[str, Any]:
+    """A minimal valid StatefulSet `s` (selector and template label app=s)."""
+    return {
+        "metadata": {"name": "s", **metadata},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": "s",
+            "selector": {"matchLabels": {"app": "s"}},
+            "template": {
+                "metadata": {"labels": {"app": "s"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+            },
+        },
+    }
+
+
 def poll(
     check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
 ) -> Any:

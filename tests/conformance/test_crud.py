@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import raw
+from .conftest import raw, statefulset
 from .widget_crd import GROUP, PLURAL, VERSION, widget
 
 
@@ -95,18 +95,7 @@ def test_delete_collection_with_selector(core: client.CoreV1Api, ns: str) -> Non
 
 def test_generation_tracks_spec_only(api_client: ApiClient, ns: str) -> None:
     apps = client.AppsV1Api(api_client)
-    sts = {
-        "metadata": {"name": "s"},
-        "spec": {
-            "replicas": 0,
-            "serviceName": "s",
-            "selector": {"matchLabels": {"app": "s"}},
-            "template": {
-                "metadata": {"labels": {"app": "s"}},
-                "spec": {"containers": [{"name": "c", "image": "img:1"}]},
-            },
-        },
-    }
+    sts = statefulset(replicas=0)
     out = apps.create_namespaced_stateful_set(ns, sts)
     assert out.metadata.generation == 1
     out = apps.patch_namespaced_stateful_set("s", ns, {"metadata": {"labels": {"l": "1"}}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import poll, raw
+from .conftest import poll, raw, statefulset
 
 
 def _gone(read: object) -> bool:
@@ -55,21 +55,7 @@ def test_no_new_finalizers_while_deleting(
 
 def test_generation_bumps_when_deletion_starts(api_client: ApiClient, ns: str) -> None:
     apps = client.AppsV1Api(api_client)
-    apps.create_namespaced_stateful_set(
-        ns,
-        {
-            "metadata": {"name": "s", "finalizers": ["x.example/f"]},
-            "spec": {
-                "replicas": 0,
-                "serviceName": "s",
-                "selector": {"matchLabels": {"app": "s"}},
-                "template": {
-                    "metadata": {"labels": {"app": "s"}},
-                    "spec": {"containers": [{"name": "c", "image": "i:1"}]},
-                },
-            },
-        },
-    )
+    apps.create_namespaced_stateful_set(ns, statefulset(finalizers=["x.example/f"]))
     apps.delete_namespaced_stateful_set("s", ns)
     sts = apps.read_namespaced_stateful_set("s", ns)
     assert sts.metadata.generation == 2

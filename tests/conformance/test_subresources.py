@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import raw
+from .conftest import raw, statefulset
 from .widget_crd import GROUP, PLURAL, VERSION, widget
 
 MERGE = "application/merge-patch+json"
@@ -97,21 +97,7 @@ def test_pod_status_subresource(core: client.CoreV1Api, ns: str) -> None:
 
 def test_statefulset_scale(api_client: ApiClient, ns: str) -> None:
     apps = client.AppsV1Api(api_client)
-    apps.create_namespaced_stateful_set(
-        ns,
-        {
-            "metadata": {"name": "s"},
-            "spec": {
-                "replicas": 1,
-                "serviceName": "s",
-                "selector": {"matchLabels": {"app": "s"}},
-                "template": {
-                    "metadata": {"labels": {"app": "s"}},
-                    "spec": {"containers": [{"name": "c", "image": "i:1"}]},
-                },
-            },
-        },
-    )
+    apps.create_namespaced_stateful_set(ns, statefulset(replicas=1))
     scale = apps.read_namespaced_stateful_set_scale("s", ns)
     assert scale.spec.replicas == 1 and scale.status.selector == "app=s"
     scale = apps.patch_namespaced_stateful_set_scale("s", ns, {"spec": {"replicas": 3}})
@@ -186,21 +172,7 @@ def test_status_writes_and_metadata(api_client: ApiClient, core: client.CoreV1Ap
     )
     assert pod.metadata.labels == {"seen": "yes"} and pod.status.phase == "Running"
     apps = client.AppsV1Api(api_client)
-    apps.create_namespaced_stateful_set(
-        ns,
-        {
-            "metadata": {"name": "s"},
-            "spec": {
-                "replicas": 0,
-                "serviceName": "s",
-                "selector": {"matchLabels": {"app": "s"}},
-                "template": {
-                    "metadata": {"labels": {"app": "s"}},
-                    "spec": {"containers": [{"name": "c", "image": "i:1"}]},
-                },
-            },
-        },
-    )
+    apps.create_namespaced_stateful_set(ns, statefulset(replicas=0))
     sts = apps.patch_namespaced_stateful_set_status(
         "s",
         ns,
