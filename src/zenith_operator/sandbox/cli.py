@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any
 
 from zenith_operator.sandbox.faults import Faults, control_url
+from zenith_operator.sandbox.polling import wait_for
 
 STATE_FILE = "state.json"
 ORDER = ("apiserver", "runtime", "operator")  # start order; stop in reverse
@@ -74,15 +75,12 @@ def _alive(pid: int, ticks: int | None) -> bool:
 
 
 def _wait_for(what: str, check: Any, timeout: float, proc: Proc | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        if proc is not None and not proc.alive():
-            raise RuntimeError(f"{proc.name} exited while waiting for {what}; see {proc.log}")
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    def exited() -> str | None:
+        if proc is None or proc.alive():
+            return None
+        return f"{proc.name} exited (see {proc.log})"
+
+    return wait_for(what, check, timeout, every=0.05, abort=exited)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from kubernetes import client
 
 from zenith_operator import naming
 from zenith_operator.sandbox.faults import Faults
+from zenith_operator.sandbox.polling import wait_for
 from zenith_operator.sandbox.workload import (
     DbCredentials,
     WritabilityChecker,
@@ -47,18 +48,6 @@ def example_documents(name: str) -> list[Obj]:
     """Every document of examples/NAME.yaml except the ZenithCluster (ConfigMaps, Secrets)."""
     docs = [d for d in yaml.safe_load_all((EXAMPLES / f"{name}.yaml").read_text()) if d]
     return [d for d in docs if d.get("kind") != naming.KIND]
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; TimeoutError names `what`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 class Cluster:
