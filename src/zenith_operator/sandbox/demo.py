@@ -35,7 +35,7 @@ class Clock:
         print(f"[{time.monotonic() - self.t0:7.2f}s] {message}", flush=True)
 
 
-def _report(run: FaultRun, say: Clock) -> bool:
+def _report(run: FaultRun, clock: Clock) -> bool:
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}s"
 
@@ -49,9 +49,9 @@ def _report(run: FaultRun, say: Clock) -> bool:
     print(f"  writability samples        {run.samples}, with two writable: {run.double_writable}")
     print()
     if run.ok:
-        say.say("every acknowledged row is present and there was never more than one writable")
+        clock.say("every acknowledged row is present and there was never more than one writable")
     else:
-        say.say("FAILED: see the figures above")
+        clock.say("FAILED: see the figures above")
     return run.ok
 
 
