@@ -166,7 +166,7 @@ def _initialize(p: Plan, why: str) -> Decision:
         return p.finish(State.INITIALIZING, f"{prefix}not promoting {active} yet: {block}")
     intent = p.pending(PendingKind.INITIALIZE, active)
     if p.attempt(intent):
-        p.act(Promote(active, p.ttl))
+        p.make_writable(Promote(active, p.ttl))
     return p.finish(State.INITIALIZING, f"{prefix}initialising {active} as the active")
 
 
@@ -227,7 +227,8 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             )
             intent = p.pending(PendingKind.INITIALIZE, active)
             if p.attempt(intent, every=p.s.polling_interval):
-                p.act(Start(active) if restart else Promote(active, p.ttl))
+                # a restart keeps the replication mode; a promote starts async
+                p.act(Start(active)) if restart else p.make_writable(Promote(active, p.ttl))
             why += f": {'starting' if restart else 'promoting'} it again"
         if p.state not in DOWN_STATES or p.state_age() < p.timeout:
             return p.finish(_keep(p, down_state), why)
@@ -456,7 +457,7 @@ def _failover(p: Plan) -> Decision:
         return p.finish(State.FAILOVER, f"failover to {target}: {target} is busy with {t.busy}")
     p.label(source, "none")
     if p.attempt(intent):
-        p.act(Promote(target, p.ttl))
+        p.make_writable(Promote(target, p.ttl))
     return p.finish(State.FAILOVER, f"failover: promoting {target} ({intent.reason})")
 
 
@@ -517,7 +518,7 @@ def _switchover(p: Plan) -> Decision:
             return _run(p, source)
         return p.finish(State.SWITCHOVER, f"switchover: {target} replays up to {source}'s end")
     if p.attempt(intent):
-        p.act(Promote(target, p.ttl))
+        p.make_writable(Promote(target, p.ttl))
     return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
 
 

@@ -47,6 +47,8 @@ class InstanceObservation:
     last_ok: float | None = None  # last good answer seen by this operator process
     inflight: str | None = None  # long command the executor is running on this pod
     config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
+    silent_since: float | None = None  # first poll it did not answer since the last good one
+    liveness_kill_seconds: float | None = None  # worst case of the pod's deployed probe
 
     @property
     def answering(self) -> bool:

@@ -14,6 +14,7 @@ from zenith_operator.ha.model import (
     InstanceObservation,
     LabelPod,
     Observations,
+    Promote,
     RenewLease,
 )
 from zenith_operator.ha.states import WARNING_STATES, Health, PendingKind, State
@@ -46,6 +47,26 @@ class Plan:
         self.state = _state_of(status.state)
         self.actions: list[Action] = []
         self.health_hint: dict[str, Health] = {}
+        self.ttl_in_force = self._ttl_in_force()
+
+    def _ttl_in_force(self) -> float:
+        """The largest TTL a live lease may hold; recorded so a restart knows it too.
+
+        A larger TTL takes effect at once (the status is written before the grant); a
+        smaller one only once every lease granted with the larger one has ended.
+        """
+        recorded = self.old.lease_ttl
+        if recorded is None or recorded <= self.ttl:
+            self.st.lease_ttl, self.st.lease_ttl_until = self.ttl, None
+            return self.ttl
+        until = parse(self.old.lease_ttl_until)
+        if until is None:
+            until = self.now + recorded + timing.GRANT_DELAY_SECONDS
+            self.st.lease_ttl_until = fmt(until)
+        if self.now >= until:
+            self.st.lease_ttl, self.st.lease_ttl_until = self.ttl, None
+            return self.ttl
+        return recorded
 
     # ------------------------------------------------------------------ views
     @property
@@ -115,17 +136,31 @@ class Plan:
                 return None  # the pod we last saw was terminated and replaced
             if self.never_leased():
                 return None
-            not_before = timing.promotion_not_before(self.effective_renewal(), self.timeout)
+            not_before, what = self.released_at(o)
             if self.now >= not_before:
                 return None
-            return f"{name} is unreachable and its lease may last {not_before - self.now:.1f}s more"
+            return f"{name} is unreachable and {what} may last {not_before - self.now:.1f}s more"
         if (
             a.role == Role.ACTIVE
             and not a.fenced
             and a.database in (DatabaseState.RUNNING, DatabaseState.STARTING)
         ):
             return f"{name} is still a writable active"
+        if a.busy == "promote" or (a.busy == "start" and a.role == Role.ACTIVE and not a.fenced):
+            return f"{name} runs a {a.busy} that could make it writable"
         return None
+
+    def released_at(self, o: InstanceObservation) -> tuple[float, str]:
+        """When an unreachable instance certainly accepts no more writes (and which bound
+        that is): its lease has ended, and a hung agent's container has been killed by
+        the liveness probe the pod was created with."""
+        lease = timing.promotion_not_before(self.effective_renewal(), self.ttl_in_force)
+        if o.liveness_kill_seconds is not None:
+            since = o.silent_since if o.silent_since is not None else self.obs.started_at
+            killed = timing.killed_by(since, o.liveness_kill_seconds)
+            if killed > lease:
+                return killed, "a hung agent's time until its liveness kill"
+        return lease, "its lease"
 
     def promote_block(self, target: str) -> str | None:
         for name in self.names:
@@ -145,6 +180,16 @@ class Plan:
         o = self.inst(name)
         if o.pod_exists and o.role_label != role:
             self.act(LabelPod(name, role))
+
+    def make_writable(self, action: Promote) -> None:
+        """Send a promote (which starts async): first record that no other instance is
+        known to hold its writes any more."""
+        for name in self.names:
+            if name != action.pod:
+                self.set_in_sync(name, False)
+        if self.pair:
+            self.st.replication_degraded = True
+        self.act(action)
 
     def renew(self, name: str) -> None:
         self.act(RenewLease(name, self.ttl))
