@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from zenith_operator.agent.auth import TokenFile
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.core import Agent
-from zenith_operator.agent.engine import EngineStatus, RunMode
+from zenith_operator.agent.engine import EngineStatus, RunMode, always
 from zenith_operator.agent.server import make_app
 from zenith_operator.wire import (
     AgentStatus,
@@ -38,6 +38,7 @@ class MemoryEngine:
     def __init__(self) -> None:
         self.data = False
         self.mode: RunMode | None = None
+        self.writable_guard: Callable[[], bool] = always
         self.gate = asyncio.Event()
         self.gate.set()
 
@@ -46,6 +47,13 @@ class MemoryEngine:
 
     def running(self) -> bool:
         return self.mode is not None
+
+    def writable(self) -> bool:
+        return self.mode == RunMode.WRITABLE
+
+    def kill(self) -> bool:
+        self.mode = None
+        return True
 
     def config_hash(self) -> str | None:
         return "h1"

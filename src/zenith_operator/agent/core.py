@@ -59,6 +59,7 @@ class Agent:
         self.engine = engine
         self.lease = lease or Lease()
         self.runner = CommandRunner()
+        engine.writable_guard = self._may_write
         self.state_path = config.data_dir / "agent-state.json"
         self.state = self._load_state()
         self.fenced = False
@@ -144,19 +145,32 @@ class Agent:
             return False
         return self.fenced or self.lease.expired()
 
+    def _may_write(self) -> bool:
+        """The one rule for opening writes, asked again at the moment they would open."""
+        return (
+            self.state.role == Role.ACTIVE
+            and not self.fenced
+            and self.lease.held
+            and not self.lease.expired()
+        )
+
     async def _fence(self) -> None:
         why = "lease expired" if self.lease.expired() else "no lease since boot"
-        self.fenced = True  # reported at once, even while a command holds the lock
         started = time.monotonic()
+        busy = self.runner.busy
+        if busy is not None and not self.fenced and self.engine.kill():
+            # A command holds the lock (a start or promote in flight could open writes,
+            # a writable database is still serving): the fence cannot wait for it.
+            self.fenced = True  # true of the database now; only a promote lifts it
+            log.warning("killed the database", reason=why, during=busy)
 
         async def body() -> None:
             # decided again under the lock: a promote that ran meanwhile has won
             if not self._must_fence():
                 return
             log.warning("fencing", reason=why)
-            self.fenced = True
             await self.engine.fence()
-            self._fence_applied = True
+            self.fenced, self._fence_applied = True, True  # reported once it is true
             log.warning("fenced", reason=why, seconds=round(time.monotonic() - started, 3))
 
         await self.runner.run_waiting("fence", body)
@@ -164,7 +178,7 @@ class Agent:
     def _run_mode(self) -> RunMode:
         if self.state.role == Role.STANDBY and self.state.upstream is not None:
             return RunMode.STANDBY
-        if self.state.role == Role.ACTIVE and not self.fenced and not self.lease.expired():
+        if self._may_write():
             return RunMode.WRITABLE
         return RunMode.READ_ONLY
 
@@ -254,15 +268,17 @@ class Agent:
         return CommandResult(changed=changed, message=message, status=await self.status())
 
     def _writable_active(self) -> bool:
-        return self.state.role == Role.ACTIVE and not self.fenced and self.engine.running()
+        return self.state.role == Role.ACTIVE and not self.fenced and self.engine.writable()
 
     async def promote(self, req: PromoteRequest) -> CommandResult:
         async def run() -> tuple[bool, str]:
             if self._writable_active():
                 self.lease.grant(req.lease_ttl, "promote")
                 return False, "already the active"
-            # the lease first, so the watcher does not fence what we are about to open
+            # the lease first, so the watcher does not fence what we are about to open;
+            # then the fence latch is lifted (the engine asks `_may_write` before opening)
             self.lease.grant(req.lease_ttl, "promote")
+            self.fenced, self._fence_applied = False, False
             if not self.engine.has_data():
                 await self.engine.init()
                 message = "initialised a new database and started it as the active"

@@ -20,6 +20,7 @@ from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
+from zenith_operator.ha.timing import probe_kill_seconds
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class PodInfo:
     deleting: bool
     role_label: str | None
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
+    liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
 
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
@@ -48,7 +50,16 @@ class PodInfo:
             deleting=bool(meta.get("deletionTimestamp")),
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
             config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
+            liveness_kill_seconds=_liveness_kill(pod),
         )
+
+
+def _liveness_kill(pod: Mapping[str, Any]) -> float | None:
+    """Worst-case kill time of the database container's liveness probe, as deployed."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == naming.CONTAINER_NAME:
+            return probe_kill_seconds(c.get("livenessProbe"))
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Memory:
 
     started_at: float = field(default_factory=time.time)
     last_ok: dict[str, float] = field(default_factory=dict)
+    silent_since: dict[str, float] = field(default_factory=dict)  # first unanswered poll
     lease_renewed_at: float | None = None
     status: ZenithClusterStatus | None = None  # latest decided status
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
@@ -147,6 +159,9 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         ok = not isinstance(answer, Unknown)
         if ok:
             memory.last_ok[pod_name] = now
+            memory.silent_since.pop(pod_name, None)
+        else:
+            memory.silent_since.setdefault(pod_name, now)
         return InstanceObservation(
             name=pod_name,
             ordinal=ordinal,
@@ -162,6 +177,8 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             last_ok=memory.last_ok.get(pod_name),
             inflight=memory.inflight.get(pod_name),
             config_hash=pod.config_hash,
+            silent_since=memory.silent_since.get(pod_name),
+            liveness_kill_seconds=pod.liveness_kill_seconds,
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))

@@ -28,10 +28,10 @@ from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.ha import persist, timing
 from zenith_operator.ha.decide import decide
 from zenith_operator.ha.model import (
+    LONG_ACTIONS,
     Decision,
     DeletePod,
     Follow,
-    LONG_ACTIONS,
     InstanceObservation,
     Observations,
     Promote,
@@ -457,9 +457,7 @@ class Sim:
         t.inflight = None
         self._command(f.action, t, opens=f.opens_writes, was_active=f.was_active)
 
-    def _command(
-        self, a: object, t: Node, opens: bool = False, was_active: bool = False
-    ) -> None:
+    def _command(self, a: object, t: Node, opens: bool = False, was_active: bool = False) -> None:
         if isinstance(a, RenewLease):
             if t.role == Role.ACTIVE:
                 t.lease_until = self.now + a.ttl
