@@ -49,7 +49,14 @@ def _under_load(cluster: Cluster, fault: Callable[[str], None], timeout: float) 
     for t in (writer, pinned, checker):
         t.start()
     try:
-        wait_for("first writes", lambda: len(writer.acks) >= 20 and len(pinned.acks) >= 5, 30)
+        try:
+            wait_for("first writes", lambda: len(writer.acks) >= 20 and len(pinned.acks) >= 5, 30)
+        except TimeoutError as exc:
+            raise AssertionError(
+                f"{exc}: writer {len(writer.acks)} acks {len(writer.failures)} failures, "
+                f"pinned {len(pinned.acks)} acks {len(pinned.failures)} failures, "
+                f"status {cluster.status().get('message')}"
+            ) from None
         t0 = time.monotonic()
         fault(old)
 
