@@ -25,6 +25,14 @@ FOLLOW_ATTEMPTS_BEFORE_REBUILD = 2
 FAILED_AFTER_TIMEOUTS = 10  # ActiveDown/BothDown without a safe way out -> Failed
 RESTART_AFTER_TIMEOUTS = 2  # an unreachable pod that still exists is deleted after this
 MAX_RESTARTS = 3
+# States in which the operator renews no lease: a status written in one of them holds
+# the last grant (see Plan.effective_renewal).
+NO_GRANT_STATES = (
+    State.ACTIVE_DOWN.value,
+    State.BOTH_DOWN.value,
+    State.FAILOVER.value,
+    State.FAILED.value,
+)
 CATCHUP_LAG_BYTES = 1 << 20  # a streaming standby this close is switched to sync
 
 
@@ -104,14 +112,26 @@ class Plan:
         since = parse(self.old.since)
         return self.now - since if since is not None else 0.0
 
-    def effective_renewal(self) -> float:
-        """Latest time the active may have received a lease (restart: assume just now)."""
-        values = [
-            self.obs.started_at,
-            parse(self.old.last_lease_renewal),
-            self.obs.lease_renewed_at,
-        ]
-        return max(v for v in values if v is not None)
+    def effective_renewal(self, name: str) -> float:
+        """Latest time instance `name` may have received a lease.
+
+        A restarted operator does not know what its predecessor granted after the status
+        was last written, and assumes a grant at its own start, unless the status was
+        written in a state that grants no lease (then `lastLeaseRenewal` is the last
+        grant) and no promote since (each is recorded in the pending action first).
+        """
+        values = [parse(self.old.last_lease_renewal), self.obs.lease_renewed_at]
+        if self.obs.lease_renewed_at is None:  # nothing granted by this process yet
+            if not self._grants_recorded():
+                values.append(self.obs.started_at)
+            p = self.old.pending_action
+            last_attempt = parse(p.last_attempt) if p is not None and p.target == name else None
+            if last_attempt is not None:  # a promote sent then grants on receipt
+                values.append(last_attempt + timing.GRANT_DELAY_SECONDS)
+        return max([v for v in values if v is not None] or [self.obs.started_at])
+
+    def _grants_recorded(self) -> bool:
+        return self.old.state in NO_GRANT_STATES and self.old.last_lease_renewal is not None
 
     def never_leased(self) -> bool:
         """A brand-new cluster: no lease was ever granted, no promote ever sent."""
@@ -136,6 +156,8 @@ class Plan:
                 return None  # the pod we last saw was terminated and replaced
             if self.never_leased():
                 return None
+            if o.inflight == "promote":
+                return f"a promote to {name} is in flight"
             not_before, what = self.released_at(o)
             if self.now >= not_before:
                 return None
@@ -154,7 +176,7 @@ class Plan:
         """When an unreachable instance certainly accepts no more writes (and which bound
         that is): its lease has ended, and a hung agent's container has been killed by
         the liveness probe the pod was created with."""
-        lease = timing.promotion_not_before(self.effective_renewal(), self.ttl_in_force)
+        lease = timing.promotion_not_before(self.effective_renewal(o.name), self.ttl_in_force)
         if o.liveness_kill_seconds is not None:
             since = o.silent_since if o.silent_since is not None else self.obs.started_at
             killed = timing.killed_by(since, o.liveness_kill_seconds)

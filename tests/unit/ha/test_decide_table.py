@@ -38,6 +38,7 @@ from zenith_operator.ha.model import (
     Start,
     Stop,
 )
+from zenith_operator.ha.plan import Plan
 from zenith_operator.ha.states import FailoverPolicy, State
 from zenith_operator.wire import DatabaseState, Role
 
@@ -369,12 +370,20 @@ CASES = [
         has=[Promote(B, TTL)],
     ),
     Case(
-        "Failover: a restarted operator assumes a renewal at its start",
-        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 100),
+        "Failover: a restarted operator without a recorded renewal assumes one at its start",
+        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=None),
         active_unreachable_for(100, started_at=T0 - 5),
         State.FAILOVER,
         "its lease may last 27.0s more",
         lacks=[Promote],
+    ),
+    Case(
+        "Failover: a restarted operator trusts the renewal recorded in a no-lease state",
+        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 100),
+        active_unreachable_for(100, started_at=T0 - 5),
+        State.FAILOVER,
+        "failover: promoting c-1",
+        has=[Promote(B, TTL)],
     ),
     Case(
         "Failover: old active pod replaced (uid changed) is known dead, no lease wait",
@@ -708,3 +717,18 @@ def test_decide(case: Case) -> None:
     promoted = {a.pod for a in d.actions if isinstance(a, Promote)}
     renewed = {a.pod for a in d.actions if isinstance(a, RenewLease)}
     assert len(promoted | renewed) <= 1, "two instances told to be active"
+
+
+def test_restarted_operator_counts_a_recorded_promote_attempt_as_a_grant() -> None:
+    """A promote sent by the previous operator process grants a lease on receipt."""
+    st = status(
+        State.ACTIVE_DOWN,
+        pending=pending("Initialize", A, attempts=1, last=T0 - 3),
+        renewal=T0 - 100,
+    )
+    plan = Plan(st, active_unreachable_for(100, started_at=T0 - 1), T0)
+    assert plan.effective_renewal(A) == T0 - 3 + timing.GRANT_DELAY_SECONDS
+    assert plan.effective_renewal(B) == T0 - 100  # trusted: ActiveDown grants no lease
+    restarted = active_unreachable_for(100, started_at=T0 - 1)
+    normal = Plan(status(State.NORMAL, renewal=T0 - 100), restarted, T0)
+    assert normal.effective_renewal(A) == T0 - 1  # Normal renews without writing: unknown
