@@ -222,3 +222,25 @@ def test_root_metadata_may_only_restrict_name(api_client: ApiClient) -> None:
         f"{ROOT}.properties[metadata]: Forbidden: must not specify anything other than name "
         "and generateName, but metadata is implicitly specified"
     ]
+
+
+def test_old_self_is_refused_inside_plain_lists(api_client: ApiClient) -> None:
+    spec = {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "maxLength": 10,
+                    "x-kubernetes-validations": [{"rule": "self == oldSelf"}],
+                },
+                "maxItems": 10,
+            }
+        },
+    }
+    list_path = f"{ROOT}.properties[spec].properties[items]"
+    assert _causes(api_client, spec) == [
+        f'{list_path}.items.x-kubernetes-validations[0].rule: Invalid value: "self == oldSelf": '
+        f"oldSelf cannot be used on the uncorrelatable portion of the schema within {list_path}"
+    ]

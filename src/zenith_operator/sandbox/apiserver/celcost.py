@@ -355,7 +355,10 @@ def _walk(
     root: bool,
     errs: list[FieldError],
     total: list[tuple[float, str]],
+    uncorrelatable: str | None = None,
 ) -> None:
+    """`uncorrelatable`: the highest list (not list-type map) or atomic map above `s`,
+    below which old and new values cannot be paired, so rules may not use oldSelf."""
     if not isinstance(s, dict):
         return
     for i, rule in enumerate(s.get("x-kubernetes-validations") or []):
@@ -363,6 +366,16 @@ def _walk(
         cost = _rule_cost(s, rule, root, where, errs)
         if cost is None:
             continue
+        if uncorrelatable is not None and cel.is_transition(str(rule.get("rule", ""))):
+            errs.append(
+                FieldError(
+                    "invalid",
+                    where,
+                    rule.get("rule", ""),
+                    "oldSelf cannot be used on the uncorrelatable portion of the schema "
+                    f"within {uncorrelatable}",
+                )
+            )
         times = cardinality if cardinality is not None else MAX_REQUEST // (min_size(s) + 1)
         expression = _mul(cost, times)
         if expression > RULE_LIMIT:
@@ -371,14 +384,19 @@ def _walk(
         total.append((expression, where))
     grow = _growth(s)
     child = None if cardinality is None or grow is None else _mul(cardinality, grow)
+    atomic = s.get("x-kubernetes-map-type") == "atomic"
+    in_map = uncorrelatable or (path if atomic else None)
     for key, sub in (s.get("properties") or {}).items():
         if root and key in ("apiVersion", "kind", "metadata"):
             continue
-        _walk(sub, f"{path}.properties[{key}]", child, False, errs, total)
+        _walk(sub, f"{path}.properties[{key}]", child, False, errs, total, in_map)
     if isinstance(s.get("items"), dict):
-        _walk(s["items"], f"{path}.items", child, False, errs, total)
+        keyed = s.get("x-kubernetes-list-type") == "map"
+        in_list = uncorrelatable or (None if keyed else path)
+        _walk(s["items"], f"{path}.items", child, False, errs, total, in_list)
     if isinstance(s.get("additionalProperties"), dict):
-        _walk(s["additionalProperties"], f"{path}.additionalProperties", child, False, errs, total)
+        where = f"{path}.additionalProperties"
+        _walk(s["additionalProperties"], where, child, False, errs, total, in_map)
 
 
 def _growth(s: Schema) -> float | None:
