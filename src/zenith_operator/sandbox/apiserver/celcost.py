@@ -415,11 +415,24 @@ def _rule_cost(
     if not expr.strip():
         return None
     if (err := cel.compile_error(expr)) is not None:
-        errs.append(FieldError("invalid", where, rule, f"compilation failed: {err}"))
+        errs.append(FieldError("invalid", where, _internal(rule), f"compilation failed: {err}"))
         return None
     try:
         tree = cel.parse(expr)
         return Estimator(s, root).estimate(tree).cost
     except CompileError as e:
-        errs.append(FieldError("invalid", where, rule, f"compilation failed: {e}"))
+        errs.append(FieldError("invalid", where, _internal(rule), f"compilation failed: {e}"))
         return None
+
+
+def _internal(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule as kube-apiserver prints it: its internal Go struct through json.Marshal
+    (no json tags, so field names as in Go)."""
+    return {
+        "Rule": rule.get("rule", ""),
+        "Message": rule.get("message", ""),
+        "MessageExpression": rule.get("messageExpression", ""),
+        "Reason": rule.get("reason"),
+        "FieldPath": rule.get("fieldPath", ""),
+        "OptionalOldSelf": rule.get("optionalOldSelf"),
+    }
