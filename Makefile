@@ -61,7 +61,7 @@ deploy:
 undeploy:
 	kubectl delete -k deploy/
 
-e2e: install  ## kind e2e suite (needs docker + kind; skips otherwise)
+e2e: install  ## e2e suite (kind, or ZENITH_E2E_KUBECONFIG + ZENITH_E2E_IMAGE; skips otherwise)
 	$(PY) -m pytest -q tests/e2e -m e2e
 
 clean:

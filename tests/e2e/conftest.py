@@ -1,9 +1,11 @@
-"""Fixtures of the kind e2e suite (docs/e2e.md).
+"""Fixtures of the e2e suite (docs/e2e.md).
 
-Without docker (a reachable daemon) or kind every test here is skipped at collection
-with one line saying why. Otherwise a session creates (or reuses) the kind cluster,
-builds and loads the image, deploys the operator from deploy/, and gives every test a
-namespace of its own, dumped on failure and deleted afterwards.
+Without docker (a reachable daemon) or kind, and without ZENITH_E2E_KUBECONFIG, every
+`e2e` test here is skipped at collection with one line saying why. Otherwise a session
+creates (or reuses) the kind cluster, builds and loads the image — or, with
+ZENITH_E2E_KUBECONFIG, uses that cluster and the image ZENITH_E2E_IMAGE already on its
+nodes — deploys the operator from deploy/, and gives every test a namespace of its own,
+dumped on failure and deleted afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    ours = [item for item in items if HERE in item.path.parents]
+    ours = [
+        item
+        for item in items
+        if HERE in item.path.parents and item.get_closest_marker("e2e") is not None
+    ]
     if not ours:
         return
     reason = unavailable_reason()

@@ -1,9 +1,12 @@
-"""The e2e environment: a kind cluster, our image loaded into it, the operator deployed.
+"""The e2e environment: a kind cluster, our image loaded into it, the operator deployed;
+or any existing cluster whose nodes already hold the image (no kind, no docker).
 
 Knobs (environment variables, see docs/e2e.md):
+  ZENITH_E2E_KUBECONFIG  run on this existing cluster instead of kind (needs ZENITH_E2E_IMAGE)
   ZENITH_E2E_CLUSTER     name of an existing kind cluster to use (not created, not deleted)
   ZENITH_E2E_KEEP=1      keep the kind cluster and the test namespaces afterwards
-  ZENITH_E2E_IMAGE       image tag to build and load (default zenith-operator:e2e)
+  ZENITH_E2E_IMAGE       image tag to build and load (default zenith-operator:e2e); with
+                         ZENITH_E2E_KUBECONFIG: the image already present on the nodes
   ZENITH_E2E_SKIP_BUILD=1  use the image already in the local docker daemon
   ZENITH_E2E_NODE_IMAGE  kindest/node image for a new cluster (default: kind's own)
 """
@@ -31,18 +34,33 @@ KIND_CONFIG = REPO_ROOT / "hack" / "kind-config.yaml"
 DEFAULT_CLUSTER = "zenith-e2e"
 DEFAULT_IMAGE = "zenith-operator:e2e"
 SKIP_PREFIX = "kind e2e"
+EXISTING_PREFIX = "existing-cluster e2e"
+EXISTING_HINT = "or set ZENITH_E2E_KUBECONFIG and ZENITH_E2E_IMAGE for an existing cluster"
 
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def existing_kubeconfig() -> Path | None:
+    """ZENITH_E2E_KUBECONFIG: run on that cluster instead of kind."""
+    value = os.environ.get("ZENITH_E2E_KUBECONFIG", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def existing_image() -> str:
+    return os.environ.get("ZENITH_E2E_IMAGE", "").strip()
+
+
 @cache
 def unavailable_reason() -> str | None:
     """One line saying why the suite cannot run here, or None when it can."""
+    kubeconfig = existing_kubeconfig()
+    if kubeconfig is not None:
+        return existing_cluster_reason(kubeconfig)
     missing = [tool for tool in ("kind", "docker", "kubectl") if shutil.which(tool) is None]
     if missing:
-        return f"{SKIP_PREFIX}: {', '.join(missing)} not on PATH"
+        return f"{SKIP_PREFIX}: {', '.join(missing)} not on PATH ({EXISTING_HINT})"
     try:
         info = subprocess.run(
             ["docker", "info", "--format", "{{.ServerVersion}}"],
@@ -53,7 +71,35 @@ def unavailable_reason() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return f"{SKIP_PREFIX}: docker daemon not reachable (`docker info` failed)"
     if info.returncode != 0 or not info.stdout.strip():
-        return f"{SKIP_PREFIX}: docker daemon not reachable (`docker info` failed)"
+        return f"{SKIP_PREFIX}: docker daemon not reachable (`docker info` failed; {EXISTING_HINT})"
+    return None
+
+
+def existing_cluster_reason(kubeconfig: Path) -> str | None:
+    """Why the existing cluster of ZENITH_E2E_KUBECONFIG cannot be used (None: it can)."""
+    if not kubeconfig.is_file():
+        return f"{EXISTING_PREFIX}: ZENITH_E2E_KUBECONFIG={kubeconfig}: no such file"
+    if not existing_image():
+        return (
+            f"{EXISTING_PREFIX}: set ZENITH_E2E_IMAGE to the operator image already "
+            "present on the cluster's nodes"
+        )
+    if shutil.which("kubectl") is None:
+        return f"{EXISTING_PREFIX}: kubectl not on PATH"
+    try:
+        ready = subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz"],
+            capture_output=True,
+            text=True,
+            timeout=timeouts.KUBECTL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        ready = None
+    if ready is None or ready.returncode != 0:
+        return (
+            f"{EXISTING_PREFIX}: the API server of {kubeconfig} is not reachable "
+            "(`kubectl get --raw /readyz` failed)"
+        )
     return None
 
 
@@ -77,6 +123,7 @@ class Environment:
     kubeconfig: Path
     image: str
     created: bool  # we created the kind cluster (so teardown may delete it)
+    existing: bool = False  # ZENITH_E2E_KUBECONFIG: not kind, nothing built or loaded
     operator_namespace: str = ""
     operator_deployment: str = ""
 
@@ -159,7 +206,33 @@ def ensure_kind_cluster(workdir: Path) -> Environment:
     return env
 
 
+def use_existing_cluster(kubeconfig: Path) -> Environment:
+    """The cluster of ZENITH_E2E_KUBECONFIG, as it is: no kind, no docker, no image load."""
+    env = Environment(
+        cluster=f"existing cluster of {kubeconfig}",
+        kubeconfig=kubeconfig.resolve(),
+        image=existing_image(),
+        created=False,
+        existing=True,
+    )
+    log(f"using {env.cluster}; image {env.image} must already be on its nodes")
+    wait_for(
+        lambda: (
+            env.kube(
+                "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=10s", check=False
+            ).returncode
+            == 0
+        ),
+        timeouts.KIND_CREATE,
+        "the cluster's nodes to be Ready",
+    )
+    return env
+
+
 def delete_kind_cluster(env: Environment) -> None:
+    if env.existing:
+        log(f"leaving {env.cluster} and the operator deployed there in place")
+        return
     if not env.created or env.keep:
         log(f"keeping kind cluster {env.cluster} (kubeconfig {env.kubeconfig})")
         return
@@ -251,7 +324,7 @@ def deploy_operator(env: Environment) -> None:
             timeout=timeouts.CRD_ESTABLISHED + 10,
         )
     # a re-run against a kept cluster: make the Deployment pick up the rebuilt image
-    if existed and not env_flag("ZENITH_E2E_SKIP_BUILD"):
+    if existed and not env.existing and not env_flag("ZENITH_E2E_SKIP_BUILD"):
         env.kube(
             "rollout",
             "restart",
@@ -281,6 +354,15 @@ def wait_operator_available(env: Environment) -> None:
 
 
 def setup(workdir: Path) -> Environment:
+    kubeconfig = existing_kubeconfig()
+    if kubeconfig is not None:
+        env = use_existing_cluster(kubeconfig)
+        deploy_operator(env)
+        log(
+            f"ready: {env.cluster}, operator {env.operator_namespace}/"
+            f"{env.operator_deployment}, image {env.image}"
+        )
+        return env
     env = ensure_kind_cluster(workdir)
     try:
         build_and_load_image(env)

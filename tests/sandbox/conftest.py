@@ -2,8 +2,10 @@
 fresh namespace per test.
 
 The API server is our emulator, or a real one when ZENITH_SANDBOX_KUBECONFIG names a
-kubeconfig (e.g. a bare kube-apiserver without nodes or controllers; see
-docs/sandbox.md): the runtime must work against both with the same assertions.
+kubeconfig (kube-apiserver with the controller set docs/sandbox.md lists): the runtime
+must work against both with the same assertions. ZENITH_SANDBOX_RUNTIME_ARGS adds runtime
+flags for such a server (e.g. `--no-statefulsets --no-scheduler` where a full
+kube-controller-manager and a scheduler run); the documented set needs none.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from zenith_operator.sandbox.runtime.kube import Kube
 
 _counter = itertools.count()
 REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")
+RUNTIME_ARGS = tuple(shlex.split(os.environ.get("ZENITH_SANDBOX_RUNTIME_ARGS", "")))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,11 @@ def module_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 def sandbox(module_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = tmp_path_factory.mktemp("sandbox")
     with start_sandbox(
-        state, operator=False, kubeconfig=module_kubeconfig, install_crds=False
+        state,
+        operator=False,
+        kubeconfig=module_kubeconfig,
+        install_crds=False,
+        runtime_args=RUNTIME_ARGS if REAL_KUBECONFIG else (),
     ) as sb:
         yield sb
 

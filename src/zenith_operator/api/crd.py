@@ -5,13 +5,17 @@ the file differs from what the models generate (CI and a unit test use it).
 
 The pydantic JSON schema is rewritten into a Kubernetes *structural* schema: `$ref`s
 inlined, `Optional` turned into `nullable`, `int | str` into `x-kubernetes-int-or-string`,
-no `title`/`additionalProperties: true`, and `default: {}` on nested objects so the API
-server applies nested defaults (e.g. ports) when the parent is omitted.
+no `title`/`additionalProperties: true`, and a complete `default` on nested objects so the
+API server fills them (e.g. ports) when the parent is omitted. kube-apiserver validates each
+`default` against its schema and CEL rules *without* applying nested defaults first, so an
+object's default spells out every defaulted field of its children (`{}` would fail the rule
+`self.unreachableTimeout > self.pollingInterval` with "no such key").
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,7 +79,7 @@ def _structural(node: Any, nullable: bool) -> Any:
         node.setdefault("type", "object")
     out = {k: _structural(v, nullable) for k, v in node.items()}
     for prop in out.get("properties", {}).values():
-        # Nested objects whose every field has a default: default {} so defaults apply.
+        # Nested objects whose every field has a default: default to those defaults.
         if (
             prop.get("type") == "object"
             and "properties" in prop
@@ -83,8 +87,17 @@ def _structural(node: Any, nullable: bool) -> Any:
             and "default" not in prop
             and not optional_object(prop)
         ):
-            prop["default"] = {}
+            prop["default"] = complete_default(prop)
     return out
+
+
+def complete_default(schema: dict[str, Any]) -> dict[str, Any]:
+    """The object a defaulting API server makes of `{}`: every child's default, nested."""
+    return {
+        key: copy.deepcopy(sub["default"])
+        for key, sub in schema.get("properties", {}).items()
+        if "default" in sub
+    }
 
 
 def optional_object(prop: dict[str, Any]) -> bool:

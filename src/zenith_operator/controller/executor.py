@@ -45,9 +45,11 @@ def status_patch(body: dict[str, Any], new: ZenithClusterStatus) -> list[dict[st
 
     Guarded by a `test` of the current conditions (or of resourceVersion without any),
     as the reconciler's condition writer does, so neither side overwrites the other.
+    Unset fields are omitted (removed when stored), never written as null: kubectl's
+    printer columns show a stored null as `<no value>`.
     """
     live = body.get("status") or {}
-    mine = new.model_dump(by_alias=True, mode="json")
+    mine = new.model_dump(by_alias=True, mode="json", exclude_none=True)
     foreign = [c for c in live.get("conditions") or [] if c.get("type") not in MY_CONDITIONS]
     mine["conditions"] = foreign + mine["conditions"]
     ops: list[dict[str, Any]]
@@ -61,7 +63,13 @@ def status_patch(body: dict[str, Any], new: ZenithClusterStatus) -> list[dict[st
         return ops
     for key, value in mine.items():
         ops.append({"op": "add", "path": f"/status/{key}", "value": value})
+    for key in _STATUS_KEYS - mine.keys():
+        if key in live:
+            ops.append({"op": "remove", "path": f"/status/{key}"})
     return ops
+
+
+_STATUS_KEYS = frozenset(f.alias or name for name, f in ZenithClusterStatus.model_fields.items())
 
 
 def write_status(kube: Kube, body: dict[str, Any], new: ZenithClusterStatus) -> dict[str, Any]:

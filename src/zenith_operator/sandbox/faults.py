@@ -19,7 +19,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 Obj = dict[str, Any]
 
@@ -46,12 +46,24 @@ class FaultError(Exception):
         self.status = status
 
 
-def control_url(state_dir: Path) -> str:
+def _runtime_state(state_dir: Path) -> Obj:
     path = state_dir / "runtime.json"
     try:
-        return str(json.loads(path.read_text())["control"])
-    except (OSError, ValueError, KeyError) as e:
+        state = json.loads(path.read_text())
+        str(state["control"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise FaultError(503, f"no running runtime found ({path}): {e}") from e
+    return cast(Obj, state)
+
+
+def control_url(state_dir: Path) -> str:
+    return str(_runtime_state(state_dir)["control"])
+
+
+def runtime_kubeconfig(state_dir: Path) -> Path | None:
+    """The kubeconfig the runtime was started with (`--kubeconfig`), if it recorded one."""
+    recorded = _runtime_state(state_dir).get("kubeconfig")
+    return Path(recorded) if recorded else None
 
 
 class Faults:
@@ -71,8 +83,12 @@ class Faults:
     def from_state_dir(
         cls, state_dir: Path, kubeconfig: Path | None = None, namespace: str = "default"
     ) -> Faults:
+        """Kubeconfig: `kubeconfig`, else the sandbox's own `<state-dir>/kubeconfig`, else the
+        runtime's `--kubeconfig` from runtime.json, else $KUBECONFIG / ~/.kube/config."""
         if kubeconfig is None and (state_dir / "kubeconfig").exists():
             kubeconfig = state_dir / "kubeconfig"
+        if kubeconfig is None:
+            kubeconfig = runtime_kubeconfig(state_dir)
         return cls(control_url(state_dir), kubeconfig, namespace)
 
     # -- transport -----------------------------------------------------------------
@@ -220,9 +236,16 @@ def main(argv: list[str]) -> int:
         help="node-up: resume the processes instead of restarting them",
     )
     p.add_argument("--state-dir", default=".sandbox")
+    p.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="API server of delete-pod (default: the sandbox's, else the runtime's --kubeconfig)",
+    )
     args = p.parse_args(argv)
     try:
-        faults = Faults.from_state_dir(Path(args.state_dir), namespace=args.namespace)
+        faults = Faults.from_state_dir(
+            Path(args.state_dir), kubeconfig=args.kubeconfig, namespace=args.namespace
+        )
         if args.kind == "delete-pod":
             result = faults.delete_pod(args.pod, args.grace)
         elif args.kind == "node-down":

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import BaseModel
+
 from zenith_operator.api import crd
+from zenith_operator.api.spec import AgentSpec, Ports, RetentionPolicy, ZenithSpec
+from zenith_operator.sandbox.apiserver import crds
+from zenith_operator.sandbox.apiserver.rest import Ctx
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / crd.DEFAULT_PATH
@@ -69,8 +75,11 @@ def test_rules_and_defaults() -> None:
     z = nodes[".spec.zenithSpec"]
     rules = [r["rule"] for r in z["x-kubernetes-validations"]]
     assert "self.unreachableTimeout > self.pollingInterval" in rules
-    assert nodes[".spec.zenithSpec"]["default"] == {}
-    assert nodes[".spec.zenithSpec.ports"]["default"] == {}
+    assert nodes[".spec.zenithSpec.ports"]["default"] == {
+        "listen": 32080,
+        "replication": 12345,
+        "agent": 8008,
+    }
     assert nodes[".spec.zenithSpec.pollingInterval"] == {
         "default": 10,
         "description": "seconds between two polls of each instance's agent",
@@ -90,3 +99,46 @@ def test_names_columns_and_status_subresource() -> None:
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
     assert columns == ["State", "Active", "Standby", "Replicas", "Age"]
+
+
+def _model_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """What the model fills into `{}`, without the fields the schema leaves to the model
+    (empty lists/maps from default_factory, None)."""
+    dumped: dict[str, Any] = model().model_dump(by_alias=True, mode="json", exclude_none=True)
+    return {k: v for k, v in dumped.items() if v not in ([], {})}
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        (".spec.zenithSpec", ZenithSpec),
+        (".spec.zenithSpec.ports", Ports),
+        (".spec.agentSpec", AgentSpec),
+        (".spec.retentionPolicy", RetentionPolicy),
+    ],
+)
+def test_object_defaults_are_complete(path: str, model: type[BaseModel]) -> None:
+    """kube-apiserver checks a default without applying nested defaults: each object's
+    default must already hold every defaulted field, as the model does."""
+    default = dict(_walk(crd.openapi_schema()))[path]["default"]
+    assert default == _model_defaults(model)
+
+
+def test_the_api_emulator_accepts_the_generated_crd() -> None:
+    """Defaults, structural rules and CEL cost as kube-apiserver checks them."""
+    body = crd.crd()
+    body["metadata"]["uid"] = "u"
+    assert crds.validate_crd(body, None, Ctx()) == []
+
+
+def test_the_api_emulator_rejects_empty_object_defaults() -> None:
+    """The defect a real v1.36 server found (issue 10): `default: {}` with a CEL rule."""
+    body = crd.crd()
+    body["metadata"]["uid"] = "u"
+    spec = body["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["zenithSpec"]["default"] = {}
+    assert [str(e) for e in crds.validate_crd(body, None, Ctx())] == [
+        "spec.validation.openAPIV3Schema.properties[spec].properties[zenithSpec].default: "
+        'Invalid value: "object": no such key: unreachableTimeout evaluating rule: '
+        "unreachableTimeout must be greater than pollingInterval"
+    ]

@@ -43,6 +43,22 @@ def test_status_patch_without_status_guards_on_resource_version() -> None:
     assert ops[1]["value"]["state"] == "Initializing"
 
 
+def test_status_patch_writes_no_nulls() -> None:
+    """A stored null prints as `<no value>` in kubectl's columns (real kube-apiserver)."""
+    ops = status_patch(_body(None), ZenithClusterStatus(state="Normal", active_instance="s-0"))
+    value = ops[1]["value"]
+    assert value["activeInstance"] == "s-0"
+    assert "standbyInstance" not in value and None not in value.values()
+
+
+def test_status_patch_removes_fields_that_became_unset() -> None:
+    live = {"state": "Normal", "activeInstance": "p-0", "standbyInstance": None, "other": 1}
+    ops = status_patch(_body(live), ZenithClusterStatus(state="Normal", active_instance="p-0"))
+    assert {"op": "remove", "path": "/status/standbyInstance"} in ops
+    assert not any(o["op"] == "remove" and o["path"] == "/status/other" for o in ops)
+    assert not any(o.get("value", "") is None for o in ops)
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -35,12 +36,56 @@ def program(rule: str) -> Any:
     return prog
 
 
+def parse(rule: str) -> Any:
+    """The parse tree (lark) of `rule`; raises on syntax errors."""
+    return _ENV.compile(rule)
+
+
 def compile_error(rule: str) -> str | None:
     try:
         program(rule)
     except Exception as e:  # celpy raises several error types
         return str(e)
     return None
+
+
+def go_error(e: Exception) -> str:
+    """A cel-python evaluation error in cel-go's words (`no such key: x`, ...).
+
+    cel-python wraps an error inside an operator's arguments in a "no matching overload"
+    error; cel-go passes the first error through, so the innermost one is reported.
+    """
+    text = repr(e)
+    if match := re.search(r"no such member in mapping: [\\']*([^\\']*)", text):
+        return f"no such key: {match.group(1)}"
+    if match := re.search(r"KeyError'>, \(StringType\('([^']*)'\)", text):
+        return f"no such key: {match.group(1)}"
+    for cause, wording in (
+        ("IndexError", "index out of range"),
+        ("ZeroDivisionError", "division by zero"),
+        ("overflow", "integer overflow"),
+    ):
+        if cause in text:
+            return wording
+    if "TypeError" in text:
+        return "no such overload"
+    return str(e)
+
+
+def rule_error_string(rule: dict[str, Any]) -> str:
+    """What a runtime error names: the rule's message, else the rule (ruleErrorString)."""
+    return str(rule.get("message") or "").strip() or str(rule.get("rule", "")).strip()
+
+
+def runtime_error(e: Exception, rule: dict[str, Any]) -> str:
+    """kube-apiserver's detail for a rule that failed to evaluate."""
+    err = go_error(e)
+    if err.startswith("no such overload"):
+        return (
+            f"'{err}': call arguments did not match a supported operator, function or macro "
+            f"signature for rule: {rule_error_string(rule)}"
+        )
+    return f"{err} evaluating rule: {rule_error_string(rule)}"
 
 
 def is_transition(rule: str) -> bool:
@@ -71,7 +116,8 @@ def evaluate(
         try:
             ok = program(expr).evaluate(activation)
         except Exception as e:
-            errs.append(FieldError("invalid", where, type_name, f"{e} evaluating rule: {expr}"))
+            # kube-apiserver reports runtime errors at the rule's schema node, not fieldPath.
+            errs.append(FieldError("invalid", path or "<nil>", type_name, runtime_error(e, rule)))
             continue
         if isinstance(ok, celpy.celtypes.BoolType) and bool(ok):
             continue

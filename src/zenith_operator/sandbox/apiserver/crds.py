@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import cel, meta, schema
+from . import celcost, crd_defaults, meta, schema, structural
 from .errors import FieldError, bad_request
 from .resources import ResourceType
 from .rest import Api, Ctx
@@ -14,19 +14,6 @@ from .storage import Obj
 log = logging.getLogger(__name__)
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
-
-
-def _rules(s: Any, path: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if not isinstance(s, dict):
-        return out
-    for i, rule in enumerate(s.get("x-kubernetes-validations") or []):
-        out.append((f"{path}.x-kubernetes-validations[{i}].rule", rule.get("rule", "")))
-    for key, sub in (s.get("properties") or {}).items():
-        out += _rules(sub, f"{path}.properties[{key}]")
-    for key in ("items", "additionalProperties"):
-        out += _rules(s.get(key), f"{path}.{key}")
-    return out
 
 
 def structural_errors(s: Any, path: str, root: bool = False) -> list[FieldError]:
@@ -64,6 +51,28 @@ def structural_errors(s: Any, path: str, root: bool = False) -> list[FieldError]
     if isinstance(s.get("additionalProperties"), dict):
         errs += structural_errors(s["additionalProperties"], f"{path}.additionalProperties")
     return errs
+
+
+def schema_errors(root: Obj, base: str, path: str) -> list[FieldError]:
+    """Structural rules, then defaults, then CEL compilation and cost — each step only
+    when the previous passed, as apiextensions orders them. `path` is where kube-apiserver
+    reports defaults and rules (see `_hoisted_path`)."""
+    errs = structural_errors(root, base, root=True) + structural.extra_errors(root, path)
+    if errs:
+        return errs
+    errs = crd_defaults.default_errors(root, path)
+    if errs:
+        return errs
+    return celcost.rule_errors(root, path)
+
+
+def _hoisted_path(versions: list[Any], i: int) -> str:
+    """When every version has the same schema, kube-apiserver validates it once, hoisted to
+    `spec.validation` (internal version), and names that path in errors."""
+    schemas = [(v.get("schema") or {}).get("openAPIV3Schema") for v in versions]
+    if all(s == schemas[0] for s in schemas):
+        return "spec.validation.openAPIV3Schema"
+    return f"spec.versions[{i}].schema.openAPIV3Schema"
 
 
 def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
@@ -112,10 +121,10 @@ def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
         if not isinstance(root, dict):
             errs.append(FieldError("required", base, detail="schemas are required"))
             continue
-        errs += structural_errors(root, base, root=True)
-        for where, rule in _rules(root, base):
-            if (err := cel.compile_error(rule)) is not None:
-                errs.append(FieldError("invalid", where, rule, f"compilation failed: {err}"))
+        path = _hoisted_path(versions, i)
+        if i > 0 and path == _hoisted_path(versions, 0):
+            continue  # one schema shared by every version is validated once
+        errs += schema_errors(root, base, path)
     if old is None:
         obj["status"] = {
             "conditions": [],

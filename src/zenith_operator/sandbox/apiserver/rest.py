@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from . import apply, defaults, deletion, errors, events, meta, patching, scale
+from . import apply, defaults, deletion, errors, events, meta, patching, podstatus, scale
 from .errors import ApiError, FieldError
 from .resources import Registry, ResourceType
 from .selectors import parse_fields, parse_labels
@@ -289,9 +289,9 @@ class Api:
             self._keep_immutable_meta(result, om)
             if rt.key == ("", "pods"):
                 _copy_key(result["metadata"], om, "ownerReferences")
-                status = result.setdefault("status", {})
-                if not status.get("qosClass") and old.get("status", {}).get("qosClass"):
-                    status["qosClass"] = old["status"]["qosClass"]
+                podstatus.backfill(result.setdefault("status", {}), old)
+                if errs := podstatus.status_update_errors(result, old):
+                    raise errors.invalid(rt, name, errs)
         elif sub == "status":  # ResetObjectMetaForStatus: only status changes
             result = meta.deep(old)
             if "status" in new:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .resources import ResourceType
-from .scale import get_path
 from .storage import Obj
 
 Column = tuple[str, str, int, Callable[[Obj], Any]]  # name, type, priority, cell
@@ -139,17 +138,59 @@ def _printer_columns(rt: ResourceType) -> list[Column]:
         kind = str(c.get("type", "string"))
 
         def cell(o: Obj, p: str = path, k: str = kind) -> Any:
-            v = get_path(o, p)
-            if k == "date":
-                return human_age(v) if isinstance(v, str) else "<unknown>"
-            if isinstance(v, dict | list):
-                return json.dumps(v)
-            return "" if v is None else v
+            return printer_cell(o, p, k)
 
         cols.append((str(c.get("name", "")), kind, int(c.get("priority", 0)), cell))
     if not any(c[0] == "Age" for c in cols):
         cols.append(_AGE)
     return cols
+
+
+_MISSING = object()
+
+
+def _lookup(obj: Obj, path: str) -> Any:
+    cur: Any = obj
+    for part in (p for p in path.split(".") if p):
+        if not isinstance(cur, dict) or part not in cur:
+            return _MISSING
+        cur = cur[part]
+    return cur
+
+
+def _go_text(value: Any) -> str:
+    """fmt.Fprint of a decoded JSON value, as kube-apiserver's JSONPath printer prints it."""
+    if value is None:
+        return "<no value>"  # text/template's printableValue of a nil value
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    return str(value)
+
+
+def printer_cell(obj: Obj, path: str, kind: str) -> Any:
+    """One additionalPrinterColumns cell (apiextensions' tableconvertor): a missing field is
+    null (kubectl prints `<none>`); a string column prints a stored null as `<no value>` and
+    anything else as text; other types keep matching values only."""
+    value = _lookup(obj, path)
+    if value is _MISSING:
+        return None
+    if kind == "string":
+        return _go_text(value)
+    if value is None:
+        return None
+    if kind == "date":
+        return human_age(value) if isinstance(value, str) else None
+    if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    return None
 
 
 def columns(rt: ResourceType) -> list[Column]:

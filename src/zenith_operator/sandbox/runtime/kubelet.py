@@ -631,7 +631,7 @@ class PodWorker:
             "podIPs": [{"ip": self.ip}],
             "startTime": self.start_time,
             "containerStatuses": [c.status() for c in self.containers],
-            "qosClass": "Burstable",
+            # No qosClass: the API server computes it at creation and refuses changes.
         }
         if self.inits:
             status["initContainerStatuses"] = [c.status() for c in self.inits]

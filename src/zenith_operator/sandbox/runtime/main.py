@@ -60,8 +60,11 @@ class Runtime:
         scheduler: bool = True,
         provisioner: bool = True,
         shutdown_grace: float = 5.0,
+        kubeconfig: str | None = None,
     ) -> None:
         self.kube = Kube(api)
+        # recorded in runtime.json, so `sandbox fault delete-pod` finds the same API server
+        self.kubeconfig = str(Path(kubeconfig).resolve()) if kubeconfig else None
         self.state_dir = state_dir.resolve()
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
         self.node = Node(self.kube, node_name, self.state_dir)
@@ -169,7 +172,14 @@ class Runtime:
         self.reaper.start()
         url = await self.control.start(self.control_port)
         (self.state_dir / STATE_FILE).write_text(
-            json.dumps({"pid": os.getpid(), "control": url, "node": self.node.name})
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "control": url,
+                    "node": self.node.name,
+                    "kubeconfig": self.kubeconfig,
+                }
+            )
         )
         log.info("runtime: node %s, control %s, state %s", self.node.name, url, self.state_dir)
         self._start_watches()
@@ -257,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         not args.no_scheduler,
         not args.no_provisioner,
         args.shutdown_grace,
+        args.kubeconfig,
     )
 
     async def amain() -> None:

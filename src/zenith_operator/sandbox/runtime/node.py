@@ -347,7 +347,10 @@ class Node:
             ref = spec.get("claimRef") or {}
             if not ref.get("uid") or ref["uid"] in live_claims:
                 continue
-            if (pv.get("status") or {}).get("phase") != "Bound":
+            phase = (pv.get("status") or {}).get("phase")
+            # A real PV controller marks the PV Released first, then waits for its
+            # provisioner (us) to delete it: reclaim Bound and Released PVs alike.
+            if phase not in ("Bound", "Released"):
                 continue
             # the claim is gone: Delete policy -> remove; Retain -> Released
             if (
@@ -360,7 +363,7 @@ class Node:
                 await asyncio.to_thread(self.kube.delete, PVS, None, pv["metadata"]["name"])
                 if host is not None:
                     shutil.rmtree(host, ignore_errors=True)
-            else:
+            elif phase == "Bound":
                 await asyncio.to_thread(
                     self.kube.patch,
                     PVS,
