@@ -75,11 +75,18 @@ class Memory:
     """What this operator process remembers about one cluster between polls."""
 
     started_at: float = field(default_factory=time.time)
-    last_ok: dict[str, float] = field(default_factory=dict)
+    last_ok: dict[str, float] = field(default_factory=dict)  # pod uid -> last good answer
+    seen: dict[str, float] = field(default_factory=dict)  # pod uid -> first seen
     lease_renewed_at: float | None = None
     status: ZenithClusterStatus | None = None  # latest decided status
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
     inflight: dict[str, str] = field(default_factory=dict)
+
+    def forget_pods_except(self, uids: set[str]) -> None:
+        """Drop the bookkeeping of pod incarnations that no longer exist."""
+        for table in (self.last_ok, self.seen):
+            for key in [k for k in table if k not in uids]:
+                del table[key]
 
 
 def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
@@ -145,8 +152,10 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         else:
             answer = await client.status(pod.ip, view.agent_port)
         ok = not isinstance(answer, Unknown)
+        uid = pod.uid or pod_name
+        memory.seen.setdefault(uid, now)  # a new incarnation's silence starts here
         if ok:
-            memory.last_ok[pod_name] = now
+            memory.last_ok[uid] = now
         return InstanceObservation(
             name=pod_name,
             ordinal=ordinal,
@@ -159,12 +168,14 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             role_label=pod.role_label,
             agent=answer if ok else None,
             error=answer.error if isinstance(answer, Unknown) else None,
-            last_ok=memory.last_ok.get(pod_name),
+            last_ok=memory.last_ok.get(uid),
+            seen_since=memory.seen.get(uid),
             inflight=memory.inflight.get(pod_name),
             config_hash=pod.config_hash,
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
+    memory.forget_pods_except({p.uid or p.name for p in view.pods.values()})
     return Observations(
         settings=view.settings,
         instances=tuple(instances),

@@ -25,6 +25,7 @@ from zenith_operator.ha.model import (
 )
 from zenith_operator.ha.plan import (
     CATCHUP_LAG_BYTES,
+    DEAD_POD_GRACE_SECONDS,
     FAILED_AFTER_TIMEOUTS,
     FOLLOW_ATTEMPTS_BEFORE_REBUILD,
     MAX_RESTARTS,
@@ -309,7 +310,9 @@ def _maybe_restart(p: Plan, name: str) -> None:
     if intent.attempts < MAX_RESTARTS and p.attempt(
         intent, every=RESTART_AFTER_TIMEOUTS * p.timeout
     ):
-        p.act(DeletePod(name, o.pod_uid))
+        # silent for 2 x unreachableTimeout: past any lease it held, so it cannot be
+        # writing; a frozen process cannot honour a 30 s graceful stop anyway
+        p.act(DeletePod(name, o.pod_uid, grace=DEAD_POD_GRACE_SECONDS))
 
 
 def _single_down(p: Plan, active: str, why: str) -> Decision:
@@ -335,7 +338,11 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
     assert a is not None
     repl = a.replication
     peer = next((x for x in repl.peers if x.name == standby), None)
-    streaming = peer is not None and peer.streaming
+    s = p.inst(standby)
+    # The walsender lists a hung or cut-off standby as streaming until wal_sender_timeout:
+    # a standby whose own agent is down is not trusted as a sync peer, whatever it says.
+    standby_down = not s.pod_exists or p.down(s)
+    streaming = peer is not None and peer.streaming and not standby_down
     lag = peer.lag_bytes if peer is not None else None
     sync_ok = (
         peer is not None
@@ -364,7 +371,6 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         notes.append(f"switching {active} to async so it keeps serving")
     else:
         p.st.replication_mode = repl.mode or "async"
-    s = p.inst(standby)
     if streaming:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         if restarting := _restart_streaming_standby(p, standby):
@@ -378,8 +384,10 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
             )
         p.health_hint[standby] = Health.STARTING
         state = State.STANDBY_PARTIALLY_STARTING
-    elif not s.pod_exists or p.down(s):
+    elif standby_down:
         why = f"{standby} is down ({_why(s)})"
+        if peer is not None and peer.streaming:
+            why += f" although {active} still lists it as streaming"
         if restarting := _restart_stale_standby(p, standby):
             why += f"; {restarting}"
         else:

@@ -44,7 +44,10 @@ class InstanceObservation:
     role_label: str | None = None
     agent: AgentStatus | None = None  # None: unknown this cycle (see error)
     error: str | None = None
-    last_ok: float | None = None  # last good answer seen by this operator process
+    last_ok: float | None = None  # last good answer from this pod uid (this operator process)
+    # when this operator first saw this pod uid (with an IP once it had one): silence of a
+    # new incarnation counts from here, never from its predecessor's last answer
+    seen_since: float | None = None
     inflight: str | None = None  # long command the executor is running on this pod
     config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
 
@@ -147,6 +150,7 @@ class LabelPod:
 class DeletePod:
     pod: str
     uid: str | None = None  # precondition: delete only this incarnation
+    grace: int | None = None  # gracePeriodSeconds (None: the pod's own, 30 s by default)
 
 
 @dataclass(frozen=True)

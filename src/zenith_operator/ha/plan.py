@@ -24,6 +24,7 @@ FOLLOW_ATTEMPTS_BEFORE_REBUILD = 2
 FAILED_AFTER_TIMEOUTS = 10  # ActiveDown/BothDown without a safe way out -> Failed
 RESTART_AFTER_TIMEOUTS = 2  # an unreachable pod that still exists is deleted after this
 MAX_RESTARTS = 3
+DEAD_POD_GRACE_SECONDS = 1  # deleting a pod declared dead (silent past its lease)
 CATCHUP_LAG_BYTES = 1 << 20  # a streaming standby this close is switched to sync
 
 
@@ -69,11 +70,16 @@ class Plan:
         return self.old.instance(name) or InstanceStatus(name=name)
 
     def silent_for(self, o: InstanceObservation) -> float:
-        """Seconds without a good answer; a restarted operator counts from its start."""
+        """Seconds without a good answer from this pod incarnation (uid).
+
+        Counted from the latest of: its last good answer, this operator's start, and the
+        moment this operator first saw the incarnation (a recreated pod gets its own
+        start-up grace instead of inheriting its predecessor's silence).
+        """
         if o.answering:
             return 0.0
-        base = max(o.last_ok if o.last_ok is not None else float("-inf"), self.obs.started_at)
-        return self.now - base
+        known = [v for v in (o.last_ok, o.seen_since) if v is not None]
+        return self.now - max([self.obs.started_at, *known])
 
     def down(self, o: InstanceObservation) -> bool:
         """Counted down: no pod, or the agent silent for unreachableTimeout."""

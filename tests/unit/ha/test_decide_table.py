@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from ha_factories import (
@@ -215,7 +215,54 @@ CASES = [
         ),
         State.STANDBY_DOWN,
         "c-1 is down (timeout)",
-        has=[DeletePod(B, "uid-c-1")],
+        has=[DeletePod(B, "uid-c-1", grace=1)],
+    ),
+    Case(
+        "Normal -> StandbyDown: a silent standby the walsender still lists as streaming",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT, error="timeout", label="standby"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout) although c-0 still lists it as streaming",
+        has=[SetReplication(A, "async", None), RenewLease(A, TTL), LabelPod(B, "none")],
+    ),
+    Case(
+        "Normal: a standby silent for less than unreachableTimeout, streaming in sync",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT + 1, error="timeout", label="standby"),
+        ),
+        State.NORMAL,
+        "c-1 streams in sync",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a silent standby is not switched back to sync while it streams",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(mode="async", sync=False, lag=0), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT - 5, error="timeout"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout)",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a recreated standby pod gets its own start-up grace (silence per uid)",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(streaming=False, mode="async"), label="active"),
+            replace(
+                inst(B, None, last_ok=None, uid="uid-new", error="connection refused"),
+                seen_since=T0 - 1,
+            ),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is not streaming and has not answered for 1s",
+        lacks=[DeletePod],
     ),
     Case(
         "StandbyDown -> StandbyPartiallyStarting: standby rebuilding",
@@ -669,7 +716,7 @@ CASES = [
         observe(inst(A, None, last_ok=T0 - 61)),
         State.ACTIVE_DOWN,
         "c-0 is down",
-        has=[DeletePod(A, "uid-c-0")],
+        has=[DeletePod(A, "uid-c-0", grace=1)],
     ),
     Case(
         "single: Failed after 3 pod restarts",
