@@ -49,6 +49,7 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
         "ZENITH_REPLICATION_PORT": str(z.ports.replication),
         "ZENITH_TOKEN_FILE": f"{naming.CONFIG_DIR}/agent/{naming.AGENT_TOKEN_KEY}",
         "ZENITH_REPLICATION_SSL_MANDATORY": "true" if z.replication_ssl_mandatory else "false",
+        "ZENITH_UNREACHABLE_TIMEOUT": str(z.unreachable_timeout),
     }
     return [
         _field_env("POD_NAME", "metadata.name"),
