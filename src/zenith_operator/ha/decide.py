@@ -167,6 +167,7 @@ def _initialize(p: Plan, why: str) -> Decision:
         return p.finish(State.INITIALIZING, f"{prefix}not promoting {active} yet: {block}")
     intent = p.pending(PendingKind.INITIALIZE, active)
     if p.attempt(intent):
+        _others_out_of_sync(p, active)
         p.act(Promote(active, p.ttl))
     return p.finish(State.INITIALIZING, f"{prefix}initialising {active} as the active")
 
@@ -228,6 +229,7 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             )
             intent = p.pending(PendingKind.INITIALIZE, active)
             if p.attempt(intent, every=p.s.polling_interval):
+                _others_out_of_sync(p, active)
                 p.act(Start(active) if restart else Promote(active, p.ttl))
             why += f": {'starting' if restart else 'promoting'} it again"
         if p.state not in DOWN_STATES or p.state_age() < p.timeout:
@@ -244,6 +246,18 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
     if p.state not in DOWN_STATES:
         return p.finish(down_state, why)
     return _consider_failover(p, active, standby, down_state, why)
+
+
+def _others_out_of_sync(p: Plan, active: str) -> None:
+    """Before (re)starting or (re)promoting `active`: it comes up replicating
+    asynchronously and acknowledges commits no standby has, so every other instance is
+    recorded out of sync first (the status is written before any command is sent). A
+    standby is trusted again only once the active reports it a sync peer."""
+    for name in p.names:
+        if name != active:
+            p.set_in_sync(name, False)
+    if p.pair:
+        p.st.replication_degraded = True
 
 
 def _keep(p: Plan, wanted: State) -> State:
@@ -361,6 +375,8 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         if wanted == standby:
             return _start_switchover(p, active, standby)
         normal = f"{prefix}{active} is active, {standby} streams in sync"
+        if wanted:
+            normal += f"; {_switchover_rejected(p, active, wanted)}"
         return _rollout_in_normal(p, active, standby, normal)
     notes: list[str] = []
     p.st.replication_degraded = True
@@ -490,6 +506,18 @@ def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Deci
     if why:
         return p.finish(State.SWITCHOVER, f"{why}: switchover, {standby} will replace {active}")
     return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
+
+
+def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
+    """The switchover annotation names no standby: report it (a Warning Event once)."""
+    if wanted == active:
+        why = f"{wanted} is already the active"
+    else:
+        why = f"{wanted} is not an instance of this cluster ({', '.join(p.names)})"
+    note = f"switchover-to {wanted} ignored: {why}; remove the annotation"
+    if note not in (p.old.message or ""):
+        p.event("SwitchoverRejected", note, warning=True)
+    return note
 
 
 def _switchover(p: Plan) -> Decision:

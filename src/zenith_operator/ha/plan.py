@@ -5,6 +5,8 @@ Pure: everything is computed from (status, observations, now).
 
 from __future__ import annotations
 
+import re
+
 from zenith_operator.api.status import InstanceStatus, PendingAction, ZenithClusterStatus
 from zenith_operator.ha import persist, timing
 from zenith_operator.ha.model import (
@@ -244,6 +246,10 @@ class Plan:
             self.actions.insert(0, Event(state.value, reason, _event_type(state)))
         elif state == State.MANUAL_INTERVENTION:
             pass  # keep the message that sent us there
+        elif _shape(reason) != _shape(st.message or ""):
+            # the same state for another reason (a new error, a new step): say so; a mere
+            # counter ("not answered for 3s" -> "4s") is no reason to write the status
+            st.message = reason
         if st.replication_degraded and not self.old.replication_degraded and self.pair:
             self.event("ReplicationDegraded", f"{st.active_instance} replicates asynchronously")
         if self.old.replication_degraded and not st.replication_degraded and self.pair:
@@ -254,6 +260,10 @@ class Plan:
         self._update_instances()
         st.conditions = persist.conditions(self.old, st, state, self.pair, fmt(self.now))
         return Decision(state=state, actions=tuple(self.actions), status=st, reason=reason)
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", text)
 
 
 def _event_type(state: State) -> str:

@@ -185,6 +185,7 @@ class FaultRun:
     lost: set[int] = field(default_factory=set)
     double_writable: int = 0
     samples: int = 0
+    max_gap: float | None = None  # longest time without an acknowledged write after the fault
     states: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -250,6 +251,7 @@ def run_fault(
         # A few writes on the recovered cluster, so the check covers the whole story.
         count = len(writer.acks)
         wait_for("writes after recovery", lambda: len(writer.acks) >= count + 5, 30)
+        run.max_gap = writer.longest_gap(t0)
     finally:
         writer.stop()
         checker.stop()

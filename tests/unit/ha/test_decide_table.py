@@ -755,3 +755,19 @@ def test_decide(case: Case) -> None:
     promoted = {a.pod for a in d.actions if isinstance(a, Promote)}
     renewed = {a.pod for a in d.actions if isinstance(a, RenewLease)}
     assert len(promoted | renewed) <= 1, "two instances told to be active"
+
+
+def test_a_re_promoted_active_makes_the_standby_out_of_sync_first() -> None:
+    """The active restarts async: commits it acknowledges are not on the standby. The
+    standby must be recorded out of sync before the command, or a second failure of the
+    active would promote it and lose those commits (seen in the freeze-twice scenario)."""
+    fenced = agent(A, Role.ACTIVE, DatabaseState.RUNNING, fenced=True)
+    old = status(State.ACTIVE_DOWN, since=T0 - 3, renewal=T0 - 60)
+    d = decide(old, observe(inst(A, fenced), inst(B, standby_report(receiving=False))), T0)
+    assert Promote(A, TTL) in d.actions
+    record = d.status.instance(B)
+    assert record is not None and not record.in_sync and d.status.replication_degraded
+    # the re-promoted active dies before the operator saw it serve: no failover
+    later = decide(d.status, active_unreachable_for(TIMEOUT + 1), T0 + TIMEOUT + 5)
+    assert not [a for a in later.actions if isinstance(a, Promote)]
+    assert later.status.pending_action is None or later.status.pending_action.kind != "Failover"
