@@ -20,10 +20,10 @@ from zenith_operator.api.spec import SpecError
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
-from zenith_operator.controller.observe import Memory, poll, read_cluster
+from zenith_operator.controller.observe import ClusterView, Memory, poll, read_cluster
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha.decide import decide
-from zenith_operator.resources.workload import agent_token_secret, new_token
+from zenith_operator.resources.workload import agent_token_secret, held_replicas, new_token
 
 DEFAULT_INTERVAL = 10.0
 
@@ -113,4 +113,22 @@ class HaLoop:
             self.last_reason = decision.reason
         if await executor.apply(view, decision):
             m.status = decision.status
+            await self._scale_down(view, m.status.active_instance)
         return interval
+
+    async def _scale_down(self, view: ClusterView, active: str | None) -> None:
+        """Apply a held scale-down once the active is within the spec's replicas (the
+        reconciler does the same at its next pass; this does not wait for it)."""
+        z = view.spec.zenith_spec
+        current = view.statefulset_replicas
+        held = held_replicas(self.ref.name, z.replicas, active)
+        if z.stopped or current is None or held >= current:
+            return
+        ref = Ref(
+            "apps/v1", "StatefulSet", naming.statefulset_name(self.ref.name), self.ref.namespace
+        )
+        try:
+            await asyncio.to_thread(self.kube.patch, ref, {"spec": {"replicas": held}})
+            self.log.info("scaled down", replicas=held, active=active)
+        except KubeError as exc:
+            self.log.warning("scale down failed", error=str(exc))

@@ -20,6 +20,7 @@ from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
+from zenith_operator.resources.workload import held_replicas
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class ClusterView:
     settings: Settings
     pods: dict[str, PodInfo]
     desired_config_hash: str | None = None  # the StatefulSet pod template's config hash
+    statefulset_replicas: int | None = None  # its spec.replicas (None: unknown)
 
     @property
     def agent_port(self) -> int:
@@ -93,8 +95,12 @@ def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
     z = spec.zenith_spec
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
+    name = str(meta.get("name", ""))
+    active = (body.get("status") or {}).get("activeInstance")
+    replicas = held_replicas(name, z.replicas, active)
     return Settings(
-        replicas=z.replicas,
+        replicas=replicas,
+        desired_replicas=z.replicas if z.replicas < replicas else None,
         polling_interval=float(z.polling_interval),
         unreachable_timeout=z.unreachable_timeout,
         failover_policy=FailoverPolicy(z.failover_policy.value),
@@ -122,6 +128,7 @@ def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
         settings=settings_of(body, spec),
         pods=pods,
         desired_config_hash=template_config_hash(sts),
+        statefulset_replicas=((sts or {}).get("spec") or {}).get("replicas"),
     )
 
 

@@ -38,6 +38,7 @@ from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, Rollo
 from zenith_operator.wire import DatabaseState, Role
 
 DOWN_STATES = (State.ACTIVE_DOWN, State.BOTH_DOWN, State.FAILED)
+SCALE_DOWN_REASON = "scale down"
 STANDBY_TROUBLE = (
     State.STANDBY_DOWN,
     State.STANDBY_PARTIALLY_DOWN,
@@ -371,6 +372,8 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         p.st.replication_mode = "sync"
         p.st.replication_degraded = False
+        if scaling := _scale_down_switchover(p, active, standby):
+            return scaling
         wanted = p.s.switchover_to
         if wanted == standby:
             return _start_switchover(p, active, standby)
@@ -508,6 +511,18 @@ def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Deci
     return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
 
 
+def _scale_down_switchover(p: Plan, active: str, standby: str) -> Decision | None:
+    """replicas lowered below the active's ordinal: switch over to the in-sync standby
+    that stays (after a second Normal poll), then the StatefulSet is scaled down."""
+    want = p.s.desired_replicas
+    if want is None or p.inst(active).ordinal < want or p.inst(standby).ordinal >= want:
+        return None
+    if p.state != State.NORMAL:
+        return None
+    why = f"{SCALE_DOWN_REASON} to {want} replica(s) ({active} would be removed)"
+    return _start_switchover(p, active, standby, why)
+
+
 def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
     """The switchover annotation names no standby: report it (a Warning Event once)."""
     if wanted == active:
@@ -527,7 +542,9 @@ def _switchover(p: Plan) -> Decision:
     t, o = p.inst(target), p.inst(source)
     if t.serving_active:
         return _complete(p, target, source, "switchover")
-    requested = p.s.switchover_to == target or intent.reason.startswith(ROLLOUT_REASON)
+    requested = p.s.switchover_to == target or intent.reason.startswith(
+        (ROLLOUT_REASON, SCALE_DOWN_REASON)
+    )
     abort = not requested or not t.answering
     if intent.attempts == 0 and abort:
         p.st.pending_action = None
@@ -640,6 +657,14 @@ def _restart_stale_standby(p: Plan, standby: str) -> str | None:
 def _single_normal(p: Plan, active: str) -> Decision:
     """Single instance: a configuration rollout restarts the only pod (downtime)."""
     normal = f"{active} is the active and serves"
+    pending = p.st.pending_action
+    if pending is not None and pending.target not in p.names:
+        p.st.pending_action = None  # e.g. the rebuild of a standby scaled away
+    a = p.inst(active).agent
+    if a is not None and a.replication.mode == "sync":
+        # scaled down to one instance: no standby will ever confirm a commit again
+        p.act(SetReplication(active, "async", None))
+        normal += "; switching it to async replication (no standby any more)"
     if p.state == State.NORMAL and rollout.stale(p, active):
         restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
         return p.finish(State.NORMAL, f"{normal}; {restarting}")

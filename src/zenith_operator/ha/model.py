@@ -19,7 +19,8 @@ PersistedStatus = ZenithClusterStatus
 class Settings:
     """The part of the spec (and metadata) the state machine reads, fresh each cycle."""
 
-    replicas: int = 2
+    replicas: int = 2  # instances run now (held above the spec while the active is beyond it)
+    desired_replicas: int | None = None  # spec.zenithSpec.replicas when lower than replicas
     polling_interval: float = 10.0
     unreachable_timeout: int = 30
     failover_policy: FailoverPolicy = FailoverPolicy.ZERO_DATA_LOSS
