@@ -12,6 +12,7 @@ import copy
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -92,6 +93,17 @@ class Cluster:
             naming.PLURAL,
             self.name,
             {"spec": {"zenithSpec": zenith_spec}},
+        )
+
+    def annotate(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) an annotation of the ZenithCluster."""
+        self.custom.patch_namespaced_custom_object(
+            naming.GROUP,
+            naming.VERSION,
+            self.namespace,
+            naming.PLURAL,
+            self.name,
+            {"metadata": {"annotations": {key: value}}},
         )
 
     def delete(self) -> None:
@@ -269,6 +281,10 @@ class FaultKind:
     name: str
     description: str
     network: bool = False  # needs iptables (root)
+    victim: str = "active"  # the role of the instance the fault hits
+
+
+HUNG_STANDBY_SECONDS = 15.0  # how long the hung-standby fault keeps the standby's node down
 
 
 FAULT_KINDS = {
@@ -289,6 +305,12 @@ FAULT_KINDS = {
             "its node dies",
             network=True,
         ),
+        FaultKind(
+            "hung-standby",
+            f"the standby's node hangs for {HUNG_STANDBY_SECONDS:.0f} s (processes frozen, "
+            "kubelet gone): the active's commits wait for it until it is counted down",
+            victim="standby",
+        ),
     )
 }
 
@@ -307,6 +329,13 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
         cut_off(pod)
         return faults.kill_processes(pod)
 
+    def hung_node(pod: str) -> object:
+        result = faults.node_down(pod)
+        timer = threading.Timer(HUNG_STANDBY_SECONDS, lambda: faults.node_up(pod))
+        timer.daemon = True
+        timer.start()
+        return result
+
     table: dict[str, Callable[[str], object]] = {
         "kill-database": faults.kill_database,
         "kill-pod": faults.kill_processes,
@@ -314,6 +343,7 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
         "freeze": faults.freeze,
         "cut-off": cut_off,
         "node-crash": node_crash,
+        "hung-standby": hung_node,
     }
     return table[kind]
 
