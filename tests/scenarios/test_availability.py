@@ -19,7 +19,13 @@ from zenith_operator.sandbox.cli import Sandbox
 from zenith_operator.sandbox.faults import FaultError
 from zenith_operator.sandbox.flood import Flood
 from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import Cluster, FaultRun, run_fault
+from zenith_operator.sandbox.scenario import (
+    Cluster,
+    FaultRun,
+    fault_injector,
+    network_faults_available,
+    run_fault,
+)
 from zenith_operator.sandbox.workload import (
     WritabilityChecker,
     Writer,
@@ -169,3 +175,38 @@ def test_freeze_right_after_a_liveness_restart(
         sandbox.faults.thaw(run.victim)
     _check(run)
     assert run.max_gap is not None and run.max_gap <= 2 * TIMEOUT, run.max_gap
+
+
+@pytest.mark.skipif(not network_faults_available(), reason="network faults need root and iptables")
+@pytest.mark.parametrize("kind", ["cut-off", "node-crash"])
+def test_standby_cut_off_or_crashed_is_standby_down(
+    sandbox: Sandbox, make_cluster: Callable[..., Cluster], kind: str
+) -> None:
+    """Item 1: the standby's agent port is dropped (its database still streams), or its
+    node crashes (processes killed and restarted, agent unreachable): StandbyDown and
+    async within unreachableTimeout + a poll, although the walsender lists it streaming."""
+    cluster = make_cluster("pair")
+    cluster.wait_normal(timeout=120)
+    seen: list[tuple[float, str]] = []
+
+    def inject(pod: str) -> None:
+        fault_injector(sandbox.faults, kind)(pod)
+        started = time.monotonic()
+        down = wait_for(
+            f"{cluster.name} StandbyDown and async",
+            lambda: (
+                (s := cluster.status()).get("state") == "StandbyDown"
+                and s.get("replicationMode") == "async"
+                and s
+            ),
+            TIMEOUT + 10,
+        )
+        seen.append((time.monotonic() - started, down["message"]))
+        with contextlib.suppress(FaultError):
+            sandbox.faults.unblock_port(pod, naming.DEFAULT_AGENT_PORT)
+
+    run = run_fault(cluster, inject, f"standby {kind}", victim_role="standby", timeout=150)
+    print(f"\nStandbyDown after {seen[0][0]:.2f}s: {seen[0][1]}")
+    _check(run)
+    assert seen[0][0] <= TIMEOUT + 2, seen
+    assert run.max_gap is not None and run.max_gap <= TIMEOUT + 1, run.max_gap
