@@ -46,8 +46,8 @@ class InstanceObservation:
     agent: AgentStatus | None = None  # None: unknown this cycle (see error)
     error: str | None = None
     last_ok: float | None = None  # last good answer from this pod uid (this operator process)
-    # when this operator first saw this pod uid (with an IP once it had one): silence of a
-    # new incarnation counts from here, never from its predecessor's last answer
+    # when this operator first saw this pod uid: silence of a new incarnation counts from
+    # here, never from its predecessor's last answer (its start-up grace)
     seen_since: float | None = None
     inflight: str | None = None  # long command the executor is running on this pod
     config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
