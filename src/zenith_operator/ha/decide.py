@@ -25,6 +25,7 @@ from zenith_operator.ha.model import (
 )
 from zenith_operator.ha.plan import (
     CATCHUP_LAG_BYTES,
+    DEAD_POD_GRACE_SECONDS,
     FAILED_AFTER_TIMEOUTS,
     FOLLOW_ATTEMPTS_BEFORE_REBUILD,
     MAX_RESTARTS,
@@ -37,6 +38,7 @@ from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, Rollo
 from zenith_operator.wire import DatabaseState, Role
 
 DOWN_STATES = (State.ACTIVE_DOWN, State.BOTH_DOWN, State.FAILED)
+SCALE_DOWN_REASON = "scale down"
 STANDBY_TROUBLE = (
     State.STANDBY_DOWN,
     State.STANDBY_PARTIALLY_DOWN,
@@ -310,7 +312,9 @@ def _maybe_restart(p: Plan, name: str) -> None:
     if intent.attempts < MAX_RESTARTS and p.attempt(
         intent, every=RESTART_AFTER_TIMEOUTS * p.timeout
     ):
-        p.act(DeletePod(name, o.pod_uid))
+        # silent for 2 x unreachableTimeout: past any lease it held, so it cannot be
+        # writing; a frozen process cannot honour a 30 s graceful stop anyway
+        p.act(DeletePod(name, o.pod_uid, grace=DEAD_POD_GRACE_SECONDS))
 
 
 def _single_down(p: Plan, active: str, why: str) -> Decision:
@@ -336,7 +340,11 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
     assert a is not None
     repl = a.replication
     peer = next((x for x in repl.peers if x.name == standby), None)
-    streaming = peer is not None and peer.streaming
+    s = p.inst(standby)
+    # The walsender lists a hung or cut-off standby as streaming until wal_sender_timeout:
+    # a standby whose own agent is down is not trusted as a sync peer, whatever it says.
+    standby_down = not s.pod_exists or p.down(s)
+    streaming = peer is not None and peer.streaming and not standby_down
     lag = peer.lag_bytes if peer is not None else None
     sync_ok = (
         peer is not None
@@ -351,10 +359,14 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         p.st.replication_mode = "sync"
         p.st.replication_degraded = False
+        if scaling := _scale_down_switchover(p, active, standby):
+            return scaling
         wanted = p.s.switchover_to
         if wanted == standby:
             return _start_switchover(p, active, standby)
         normal = f"{prefix}{active} is active, {standby} streams in sync"
+        if wanted:
+            normal += f"; {_switchover_rejected(p, active, wanted)}"
         return _rollout_in_normal(p, active, standby, normal)
     notes: list[str] = []
     p.st.replication_degraded = True
@@ -365,7 +377,6 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         notes.append(f"switching {active} to async so it keeps serving")
     else:
         p.st.replication_mode = repl.mode or "async"
-    s = p.inst(standby)
     if streaming:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         if restarting := _restart_streaming_standby(p, standby):
@@ -379,8 +390,10 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
             )
         p.health_hint[standby] = Health.STARTING
         state = State.STANDBY_PARTIALLY_STARTING
-    elif not s.pod_exists or p.down(s):
+    elif standby_down:
         why = f"{standby} is down ({_why(s)})"
+        if peer is not None and peer.streaming:
+            why += f" although {active} still lists it as streaming"
         if restarting := _restart_stale_standby(p, standby):
             why += f"; {restarting}"
         else:
@@ -485,6 +498,30 @@ def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Deci
     return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
 
 
+def _scale_down_switchover(p: Plan, active: str, standby: str) -> Decision | None:
+    """replicas lowered below the active's ordinal: switch over to the in-sync standby
+    that stays (after a second Normal poll), then the StatefulSet is scaled down."""
+    want = p.s.desired_replicas
+    if want is None or p.inst(active).ordinal < want or p.inst(standby).ordinal >= want:
+        return None
+    if p.state != State.NORMAL:
+        return None
+    why = f"{SCALE_DOWN_REASON} to {want} replica(s) ({active} would be removed)"
+    return _start_switchover(p, active, standby, why)
+
+
+def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
+    """The switchover annotation names no standby: report it (a Warning Event once)."""
+    if wanted == active:
+        why = f"{wanted} is already the active"
+    else:
+        why = f"{wanted} is not an instance of this cluster ({', '.join(p.names)})"
+    note = f"switchover-to {wanted} ignored: {why}; remove the annotation"
+    if note not in (p.old.message or ""):
+        p.event("SwitchoverRejected", note, warning=True)
+    return note
+
+
 def _switchover(p: Plan) -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
@@ -492,7 +529,9 @@ def _switchover(p: Plan) -> Decision:
     t, o = p.inst(target), p.inst(source)
     if t.serving_active:
         return _complete(p, target, source, "switchover")
-    requested = p.s.switchover_to == target or intent.reason.startswith(ROLLOUT_REASON)
+    requested = p.s.switchover_to == target or intent.reason.startswith(
+        (ROLLOUT_REASON, SCALE_DOWN_REASON)
+    )
     abort = not requested or not t.answering
     if intent.attempts == 0 and abort:
         p.st.pending_action = None
@@ -605,6 +644,14 @@ def _restart_stale_standby(p: Plan, standby: str) -> str | None:
 def _single_normal(p: Plan, active: str) -> Decision:
     """Single instance: a configuration rollout restarts the only pod (downtime)."""
     normal = f"{active} is the active and serves"
+    pending = p.st.pending_action
+    if pending is not None and pending.target not in p.names:
+        p.st.pending_action = None  # e.g. the rebuild of a standby scaled away
+    a = p.inst(active).agent
+    if a is not None and a.replication.mode == "sync":
+        # scaled down to one instance: no standby will ever confirm a commit again
+        p.act(SetReplication(active, "async", None))
+        normal += "; switching it to async replication (no standby any more)"
     if p.state == State.NORMAL and rollout.stale(p, active):
         restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
         return p.finish(State.NORMAL, f"{normal}; {restarting}")

@@ -5,6 +5,8 @@ Pure: everything is computed from (status, observations, now).
 
 from __future__ import annotations
 
+import re
+
 from zenith_operator.api.status import InstanceStatus, PendingAction, ZenithClusterStatus
 from zenith_operator.ha import persist, timing
 from zenith_operator.ha.model import (
@@ -33,6 +35,7 @@ NO_GRANT_STATES = (
     State.FAILOVER.value,
     State.FAILED.value,
 )
+DEAD_POD_GRACE_SECONDS = 1  # deleting a pod declared dead (silent past its lease)
 CATCHUP_LAG_BYTES = 1 << 20  # a streaming standby this close is switched to sync
 
 
@@ -98,11 +101,16 @@ class Plan:
         return self.old.instance(name) or InstanceStatus(name=name)
 
     def silent_for(self, o: InstanceObservation) -> float:
-        """Seconds without a good answer; a restarted operator counts from its start."""
+        """Seconds without a good answer from this pod incarnation (uid).
+
+        Counted from the latest of: its last good answer, this operator's start, and the
+        moment this operator first saw the incarnation (a recreated pod gets its own
+        start-up grace instead of inheriting its predecessor's silence).
+        """
         if o.answering:
             return 0.0
-        base = max(o.last_ok if o.last_ok is not None else float("-inf"), self.obs.started_at)
-        return self.now - base
+        known = [v for v in (o.last_ok, o.seen_since) if v is not None]
+        return self.now - max([self.obs.started_at, *known])
 
     def down(self, o: InstanceObservation) -> bool:
         """Counted down: no pod, or the agent silent for unreachableTimeout."""
@@ -305,6 +313,10 @@ class Plan:
             self.actions.insert(0, Event(state.value, reason, _event_type(state)))
         elif state == State.MANUAL_INTERVENTION:
             pass  # keep the message that sent us there
+        elif _shape(reason) != _shape(st.message or ""):
+            # the same state for another reason (a new error, a new step): say so; a mere
+            # counter ("not answered for 3s" -> "4s") is no reason to write the status
+            st.message = reason
         if st.replication_degraded and not self.old.replication_degraded and self.pair:
             self.event("ReplicationDegraded", f"{st.active_instance} replicates asynchronously")
         if self.old.replication_degraded and not st.replication_degraded and self.pair:
@@ -315,6 +327,10 @@ class Plan:
         self._update_instances()
         st.conditions = persist.conditions(self.old, st, state, self.pair, fmt(self.now))
         return Decision(state=state, actions=tuple(self.actions), status=st, reason=reason)
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", text)
 
 
 def _event_type(state: State) -> str:

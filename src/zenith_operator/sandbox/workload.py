@@ -9,6 +9,7 @@ is that every acknowledged id is present on the active at the end.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -114,6 +115,15 @@ class Writer(threading.Thread):
     @property
     def acked_ids(self) -> set[int]:
         return {a.id for a in self.acks}
+
+    def longest_gap(self, since: float, until: float | None = None) -> float:
+        """Longest time without an acknowledged write in [since, until], counted from
+        `since` to the first ack, between acks, and from the last ack to `until`."""
+        end = until if until is not None else time.monotonic()
+        times = [since, *(a.at for a in self.acks if since < a.at <= end)]
+        if until is not None:
+            times.append(until)
+        return max((b - a for a, b in itertools.pairwise(times)), default=end - since)
 
     def first_failure_after(self, moment: float) -> float | None:
         return next((at for at in self.failures if at > moment), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from ha_factories import (
@@ -216,7 +216,54 @@ CASES = [
         ),
         State.STANDBY_DOWN,
         "c-1 is down (timeout)",
-        has=[DeletePod(B, "uid-c-1")],
+        has=[DeletePod(B, "uid-c-1", grace=1)],
+    ),
+    Case(
+        "Normal -> StandbyDown: a silent standby the walsender still lists as streaming",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT, error="timeout", label="standby"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout) although c-0 still lists it as streaming",
+        has=[SetReplication(A, "async", None), RenewLease(A, TTL), LabelPod(B, "none")],
+    ),
+    Case(
+        "Normal: a standby silent for less than unreachableTimeout, streaming in sync",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT + 1, error="timeout", label="standby"),
+        ),
+        State.NORMAL,
+        "c-1 streams in sync",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a silent standby is not switched back to sync while it streams",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(mode="async", sync=False, lag=0), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT - 5, error="timeout"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout)",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a recreated standby pod gets its own start-up grace (silence per uid)",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(streaming=False, mode="async"), label="active"),
+            replace(
+                inst(B, None, last_ok=None, uid="uid-new", error="connection refused"),
+                seen_since=T0 - 1,
+            ),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is not streaming and has not answered for 1s",
+        lacks=[DeletePod],
     ),
     Case(
         "StandbyDown -> StandbyPartiallyStarting: standby rebuilding",
@@ -678,7 +725,7 @@ CASES = [
         observe(inst(A, None, last_ok=T0 - 61)),
         State.ACTIVE_DOWN,
         "c-0 is down",
-        has=[DeletePod(A, "uid-c-0")],
+        has=[DeletePod(A, "uid-c-0", grace=1)],
     ),
     Case(
         "single: Failed after 3 pod restarts",
@@ -732,3 +779,19 @@ def test_restarted_operator_counts_a_recorded_promote_attempt_as_a_grant() -> No
     restarted = active_unreachable_for(100, started_at=T0 - 1)
     normal = Plan(status(State.NORMAL, renewal=T0 - 100), restarted, T0)
     assert normal.effective_renewal(A) == T0 - 1  # Normal renews without writing: unknown
+
+
+def test_a_re_promoted_active_makes_the_standby_out_of_sync_first() -> None:
+    """The active restarts async: commits it acknowledges are not on the standby. The
+    standby must be recorded out of sync before the command, or a second failure of the
+    active would promote it and lose those commits (seen in the freeze-twice scenario)."""
+    fenced = agent(A, Role.ACTIVE, DatabaseState.RUNNING, fenced=True)
+    old = status(State.ACTIVE_DOWN, since=T0 - 3, renewal=T0 - 60)
+    d = decide(old, observe(inst(A, fenced), inst(B, standby_report(receiving=False))), T0)
+    assert Promote(A, TTL) in d.actions
+    record = d.status.instance(B)
+    assert record is not None and not record.in_sync and d.status.replication_degraded
+    # the re-promoted active dies before the operator saw it serve: no failover
+    later = decide(d.status, active_unreachable_for(TIMEOUT + 1), T0 + TIMEOUT + 5)
+    assert not [a for a in later.actions if isinstance(a, Promote)]
+    assert later.status.pending_action is None or later.status.pending_action.kind != "Failover"
