@@ -243,9 +243,24 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             f"{active} has not answered for {silent:.0f}s ({_why(a)}); down after {p.timeout}s",
         )
     why = f"{active} is down ({_why(a)})"
-    if p.state not in DOWN_STATES:
+    if p.state not in DOWN_STATES and not _in_sync_standby(p, standby):
         return p.finish(down_state, why)
+    # an in-sync standby takes over in this very cycle (the intent is written first)
     return _consider_failover(p, active, standby, down_state, why)
+
+
+def _in_sync_standby(p: Plan, standby: str | None) -> bool:
+    """In sync as recorded, including what this cycle already recorded (a promote sent
+    to the active takes the standby out of sync before anything else)."""
+    if standby is None:
+        return False
+    old, new = p.recorded(standby), p.st.instance(standby)
+    now_in_sync = new.in_sync if new is not None else old.in_sync
+    return (
+        bool(old.in_sync and now_in_sync)
+        and not p.old.replication_degraded
+        and not p.st.replication_degraded
+    )
 
 
 def _keep(p: Plan, wanted: State) -> State:
@@ -258,14 +273,13 @@ def _consider_failover(
     if standby is None:
         return _single_down(p, active, why)
     s = p.inst(standby)
-    recorded = p.recorded(standby)
-    in_sync = recorded.in_sync and not p.old.replication_degraded
+    in_sync = _in_sync_standby(p, standby)
     if s.agent is None or s.agent.role == Role.ACTIVE or s.busy:
         return _wait_or_fail(p, active, down_state, f"{why}; standby {standby} cannot take over")
     if in_sync:
         p.pending(PendingKind.FAILOVER, standby, active).reason = "in-sync standby"
         p.event("FailoverStarted", f"{why}: promoting the in-sync standby {standby}", warning=True)
-        return p.finish(State.FAILOVER, f"{why}; failing over to the in-sync standby {standby}")
+        return _failover(p, f"{why}; failing over to the in-sync standby {standby}")
     if p.s.failover_policy == FailoverPolicy.AVAILABILITY:
         lost = _loss(p, active, standby)
         p.pending(PendingKind.FAILOVER, standby, active).reason = "failoverPolicy Availability"
@@ -444,7 +458,7 @@ def _recover_standby(p: Plan, active: str, standby: str) -> str:
 # --------------------------------------------------------------------------- failover
 
 
-def _failover(p: Plan) -> Decision:
+def _failover(p: Plan, started: str = "") -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
@@ -471,7 +485,7 @@ def _failover(p: Plan) -> Decision:
     p.label(source, "none")
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
-    return p.finish(State.FAILOVER, f"failover: promoting {target} ({intent.reason})")
+    return p.finish(State.FAILOVER, started or f"failover: promoting {target} ({intent.reason})")
 
 
 def _complete(p: Plan, target: str, source: str, what: str) -> Decision:

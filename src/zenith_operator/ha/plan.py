@@ -54,7 +54,7 @@ class Plan:
         self.s = obs.settings
         self.now = now
         self.timeout = obs.settings.unreachable_timeout
-        self.ttl = timing.lease_ttl(self.timeout)
+        self.ttl = timing.lease_ttl(self.timeout, obs.settings.polling_interval)
         self.state = _state_of(status.state)
         self.actions: list[Action] = []
         self.health_hint: dict[str, Health] = {}

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEASE_MARGIN_SECONDS = 2.0
+# Clock-rate drift between the operator's and the agent's monotonic clocks over one
+# lease (well under 1 ms for a 30 s lease) plus scheduling slack.
+LEASE_MARGIN_SECONDS = 0.5
+# The lease ends this long before unreachableTimeout: the instant the operator may count
+# a silent active down is also the instant its lease has certainly ended.
+LEASE_SHORTER_BY_SECONDS = 1.0
 # A lease request reaches the agent at most this long after it was sent (its timeout),
 # so a lease granted before a TTL change has ended by change + old TTL + this.
 GRANT_DELAY_SECONDS = 5.0
@@ -50,9 +55,11 @@ def liveness_timing(polling_interval: int, unreachable_timeout: int) -> ProbeTim
     return ProbeTiming(period_seconds=period, timeout_seconds=timeout, failure_threshold=threshold)
 
 
-def lease_ttl(unreachable_timeout: int) -> float:
-    """The lease the operator grants an active on each successful poll."""
-    return float(unreachable_timeout)
+def lease_ttl(unreachable_timeout: int, polling_interval: float = 1.0) -> float:
+    """The lease the operator grants an active on each successful poll: over by the time
+    a silent active is counted down (TTL + margin < unreachableTimeout), yet longer than
+    the gap between two renewals (pollingInterval) by at least a second."""
+    return max(unreachable_timeout - LEASE_SHORTER_BY_SECONDS, polling_interval + 1.0)
 
 
 def promotion_not_before(last_renewal: float, ttl_in_force: float) -> float:

@@ -42,8 +42,8 @@ from zenith_operator.ha.plan import Plan
 from zenith_operator.ha.states import FailoverPolicy, State
 from zenith_operator.wire import DatabaseState, Role
 
-TTL = timing.lease_ttl(TIMEOUT)
-NOT_BEFORE = timing.promotion_not_before(T0 - 10, TIMEOUT) - T0  # seconds after T0
+TTL = timing.lease_ttl(TIMEOUT, 10)
+NOT_BEFORE = timing.promotion_not_before(T0 - 10, TTL) - T0  # seconds after T0
 
 
 @dataclass
@@ -343,19 +343,28 @@ CASES = [
     ),
     # ---------------------------------------------------------------- ActiveDown / Failover
     Case(
-        "Normal -> ActiveDown: active unreachable past unreachableTimeout",
+        "Normal -> Failover at once: active silent past unreachableTimeout, its lease over",
+        status(State.NORMAL, renewal=T0 - 31),
+        active_unreachable_for(31),
+        State.FAILOVER,
+        "failing over to the in-sync standby c-1",
+        has=[Promote(B, TTL)],
+        lacks=[RenewLease],
+    ),
+    Case(
+        "Normal -> Failover: active silent past unreachableTimeout, promotion waits for its lease",
         _normal_status(),
         active_unreachable_for(31),
-        State.ACTIVE_DOWN,
-        "c-0 is down (timeout)",
+        State.FAILOVER,
+        "c-0 is unreachable and its lease may last 19.5s more",
         lacks=[Promote, RenewLease],
     ),
     Case(
-        "ActiveDown -> Failover: intent recorded, no promotion in the same cycle",
+        "ActiveDown -> Failover: intent recorded, promotion waits for the lease",
         status(State.ACTIVE_DOWN, since=T0 - 2),
         active_unreachable_for(33),
         State.FAILOVER,
-        "failing over to the in-sync standby c-1",
+        "its lease may last 19.5s more",
         lacks=[Promote],
     ),
     Case(
@@ -402,10 +411,10 @@ CASES = [
     ),
     Case(
         "Failover waits for the old active's lease",
-        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 30),
+        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 28),
         active_unreachable_for(31),
         State.FAILOVER,
-        "c-0 is unreachable and its lease may last 2.0s more",
+        "c-0 is unreachable and its lease may last 1.5s more",
         lacks=[Promote],
     ),
     Case(
@@ -421,7 +430,7 @@ CASES = [
         status(State.FAILOVER, pending=pending("Failover", B, A), renewal=None),
         active_unreachable_for(100, started_at=T0 - 5),
         State.FAILOVER,
-        "its lease may last 27.0s more",
+        "its lease may last 24.5s more",
         lacks=[Promote],
     ),
     Case(
@@ -532,7 +541,7 @@ CASES = [
     ),
     Case(
         "BothDown: only the in-sync standby returns -> failover",
-        status(State.BOTH_DOWN, since=T0 - 50),
+        status(State.BOTH_DOWN, since=T0 - 50, renewal=T0 - 90),
         observe(inst(A, None, last_ok=T0 - 90), inst(B, standby_report(receiving=False))),
         State.FAILOVER,
         "failing over to the in-sync standby c-1",
