@@ -20,6 +20,7 @@ import psycopg
 from zenith_operator import naming
 
 TABLE = "zenith_workload"
+PINNED_TABLE = "zenith_pinned"  # its own ids: never in the way of the main writer
 
 HostLookup = Callable[[], str | None]
 
@@ -83,7 +84,9 @@ def pinned_writer(host: str, creds: DbCredentials) -> Writer:
     """A client that stays on one instance and does not wait for the standby
     (`synchronous_commit = local`): it sees every write that instance acknowledges,
     the fencing question in its plainest form."""
-    return Writer(lambda: host, creds, session_sql="SET synchronous_commit TO local")
+    return Writer(
+        lambda: host, creds, session_sql="SET synchronous_commit TO local", table=PINNED_TABLE
+    )
 
 
 class Writer(threading.Thread):
@@ -95,12 +98,14 @@ class Writer(threading.Thread):
         creds: DbCredentials,
         pause: float = 0.01,
         session_sql: str | None = None,
+        table: str = TABLE,
     ) -> None:
         super().__init__(name="zenith-writer", daemon=True)
         self.lookup = lookup
         self.creds = creds
         self.pause = pause
         self.session_sql = session_sql  # run once per connection (e.g. synchronous_commit)
+        self.table = table
         self.acks: list[Ack] = []
         self.failures: list[float] = []  # time.monotonic() of each failed write
         self._stop_event = threading.Event()
@@ -148,11 +153,13 @@ class Writer(threading.Thread):
                         conn.close()
                     conn = psycopg.connect(self.creds.conninfo(host), autocommit=True)
                     conn_host = host
-                    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigint PRIMARY KEY)")
+                    conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {self.table} (id bigint PRIMARY KEY)"
+                    )
                     if self.session_sql:
                         conn.execute(self.session_sql)
                 ident = self._next_id
-                conn.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", (ident,))
+                conn.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (ident,))
                 self.acks.append(Ack(ident, host, time.monotonic()))
                 self._next_id += 1
                 self._stop_event.wait(self.pause)
