@@ -82,7 +82,7 @@ def test_active_cut_off_fails_over_to_the_standby(
     _check(run)
     assert run.new_active == status["standbyInstance"]
     # counted down and failed over in one cycle (the lease ends before unreachableTimeout)
-    assert [s for _, s in run.states][0] == "Failover"
+    assert next(s for _, s in run.states) == "Failover"
 
 
 def test_kill_standby(sandbox: Sandbox, make_cluster: Callable[..., Cluster]) -> None:

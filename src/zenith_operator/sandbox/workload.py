@@ -153,9 +153,7 @@ class Writer(threading.Thread):
                         conn.close()
                     conn = psycopg.connect(self.creds.conninfo(host), autocommit=True)
                     conn_host = host
-                    conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {self.table} (id bigint PRIMARY KEY)"
-                    )
+                    conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id bigint PRIMARY KEY)")
                     if self.session_sql:
                         conn.execute(self.session_sql)
                 ident = self._next_id
