@@ -24,6 +24,7 @@ from sandbox_helpers import NAMESPACES, eventually
 from zenith_operator.sandbox.apiserver import ApiServer
 from zenith_operator.sandbox.cli import Sandbox, start_sandbox
 from zenith_operator.sandbox.runtime.kube import NODES, Kube
+from zenith_operator.sandbox.runtime.main import api_client
 
 _counter = itertools.count()
 REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")
@@ -54,9 +55,9 @@ def sandbox(module_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -
         runtime_args=RUNTIME_ARGS if REAL_KUBECONFIG else (),
     ) as sb:
         yield sb
-        if REAL_KUBECONFIG:  # a shared server: do not leave the runtime's Node behind
-            with contextlib.suppress(Exception):
-                Kube(sb.api).delete(NODES, None, "sandbox-node")
+    if REAL_KUBECONFIG:  # a shared server: do not leave the stopped runtime's Node behind
+        with contextlib.suppress(Exception):
+            Kube(api_client(str(module_kubeconfig))).delete(NODES, None, "sandbox-node")
 
 
 @pytest.fixture
