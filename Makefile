@@ -5,13 +5,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 IMAGE ?= zenith-operator:0.1.0
 CRD := deploy/crds/zenithclusters.huawei.cloudb.com.yaml
 
-.PHONY: install test test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench image deploy undeploy e2e clean
+.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench image deploy undeploy e2e clean
 
 install:  ## create .venv, install the package, PostgreSQL when missing
 	./hack/install.sh
 
 test: install  ## the whole suite (unit, conformance, agent, integration, sandbox scenarios)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
+
+test-deep: install  ## the HA properties with 20x the examples, fresh random seeds (no time limit)
+	HYPOTHESIS_PROFILE=deep ZENITH_HYPOTHESIS_SCALE=$${ZENITH_HYPOTHESIS_SCALE:-20} \
+		$(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/unit/ha
 
 test-fast: install  ## unit tests only
 	$(PY) -m pytest -q tests/unit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from zenith_operator.agent.auth import TokenFile
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.core import Agent
-from zenith_operator.agent.engine import EngineStatus, RunMode
+from zenith_operator.agent.engine import EngineStatus, RunMode, always
 from zenith_operator.agent.server import make_app
 from zenith_operator.wire import (
     AgentStatus,
@@ -38,6 +38,7 @@ class MemoryEngine:
     def __init__(self) -> None:
         self.data = False
         self.mode: RunMode | None = None
+        self.writable_guard: Callable[[], bool] = always
         self.gate = asyncio.Event()
         self.gate.set()
 
@@ -46,6 +47,13 @@ class MemoryEngine:
 
     def running(self) -> bool:
         return self.mode is not None
+
+    def writable(self) -> bool:
+        return self.mode == RunMode.WRITABLE
+
+    def kill(self) -> bool:
+        self.mode = None
+        return True
 
     def config_hash(self) -> str | None:
         return "h1"
@@ -218,3 +226,32 @@ async def test_health(client: TestClient) -> None:  # type: ignore[type-arg]
     resp = await client.get("/health")
     health = HealthStatus.model_validate(await resp.json())
     assert resp.status == 503 and not health.alive
+
+
+async def test_health_answers_from_memory_even_when_the_engine_hangs(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """/health is cheap and bounded: no engine query per request, and an agent whose
+    engine does not answer (busy, slow) still looks alive."""
+    agent: Agent = client.agent  # type: ignore[attr-defined]
+    engine: MemoryEngine = agent.engine  # type: ignore[assignment]
+    calls = 0
+    hang = asyncio.Event()
+    real_status = engine.status
+
+    async def counted() -> EngineStatus:
+        nonlocal calls
+        calls += 1
+        await hang.wait()
+        return await real_status()
+
+    engine.status = counted  # type: ignore[method-assign]
+    health = asyncio.gather(*(client.get("/health") for _ in range(200)))
+    answers = await asyncio.wait_for(health, 5)
+    assert [r.status for r in answers] == [200] * 200
+    assert calls <= 1, "at most the agent's own refresh reads the engine"
+    reads = [asyncio.ensure_future(client.get("/v1/status", headers=AUTH)) for _ in range(20)]
+    await asyncio.sleep(0.1)
+    assert calls <= 1, "concurrent /v1/status calls share one engine read"
+    hang.set()
+    assert {r.status for r in await asyncio.gather(*reads)} == {200}

@@ -96,11 +96,12 @@ def test_command_engine_pair(cmd_pair: tuple[Pod, Pod]) -> None:
 
 def test_command_engine_fences_on_lapse(cmd_pair: tuple[Pod, Pod]) -> None:
     a, _ = cmd_pair
-    a.call("/v1/promote", {"lease_ttl": 1})
+    # (a promote still running when its lease ends is killed: the lease must outlive it)
+    a.call("/v1/promote", {"lease_ttl": 2.5})
     started = time.monotonic()
-    wait_for("fenced", lambda: a.status()["fenced"], timeout=5)
+    wait_for("fenced", lambda: a.status()["fenced"], timeout=8)
     wait_for("fake db read-only", lambda: fake(a, "write").returncode == 1, timeout=5)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
     assert a.get("/health?ready=1").status_code == 503
     a.call("/v1/promote", {"lease_ttl": 30})
     assert fake(a, "write").returncode == 0

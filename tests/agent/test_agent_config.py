@@ -41,6 +41,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ({"ZENITH_TOKEN_FILE": "/nonexistent/token"}, "ZENITH_TOKEN_FILE /nonexistent/token"),
         ({"ZENITH_ENGINE": "mysql"}, "ZENITH_ENGINE='mysql' is unknown"),
         ({"POD_IP": "pod-ip"}, "POD_IP='pod-ip' is not an IP address"),
+        ({"ZENITH_UNREACHABLE_TIMEOUT": "5s"}, "ZENITH_UNREACHABLE_TIMEOUT='5s' is not a number"),
     ],
 )
 def test_bad_env(
@@ -154,3 +155,17 @@ def test_unreachable_data_dir_is_named(need_pg: None) -> None:
         resp = pod.post("/v1/promote", {"lease_ttl": 30})
         assert resp.status_code == 500
         assert f"{private} is mode 700" in resp.json()["message"]
+
+
+def test_replication_timeouts_follow_unreachable_timeout(need_pg: None) -> None:
+    """Issue 16 item 1: a hung peer's replication connection is dropped after about
+    unreachableTimeout, not PostgreSQL's 60 s default."""
+    import psycopg
+
+    with pods(("wal-0", "127.0.0.2"), ZENITH_UNREACHABLE_TIMEOUT="7") as (pod,):
+        pod.start()
+        pod.call("/v1/promote", {"lease_ttl": 30})
+        with psycopg.connect(pod.dsn()) as conn:
+            sender = conn.execute("SHOW wal_sender_timeout").fetchone()
+            receiver = conn.execute("SHOW wal_receiver_timeout").fetchone()
+        assert sender == ("7s",) and receiver == ("7s",)

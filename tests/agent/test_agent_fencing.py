@@ -46,6 +46,8 @@ def test_lapsed_lease_fences_and_only_promote_lifts_it(solo: Pod) -> None:
     print(f"lease {ttl}s: writes rejected {rejected - ttl:+.2f}s after expiry")
     assert rejected >= ttl - 0.05  # not before the lease ran out (client-side bound)
     assert rejected < ttl + 3.0
+    # `fenced` is reported once the database runs read-only again (not before)
+    wait_for("fenced reported", lambda: solo.status()["fenced"], timeout=10)
     st = solo.status()
     assert (st["role"], st["fenced"], st["lease_remaining"]) == ("active", True, 0.0)
     wait_for("reads still served while fenced", lambda: can_read(solo))

@@ -13,13 +13,20 @@ def test_a_hung_agent_is_killed_before_it_can_be_declared_down(
     assert probe.period_seconds >= 1 and probe.failure_threshold >= 1
 
 
-@given(unreachable=st.integers(4, 3600), renewal=st.floats(0, 1e9))
-def test_promotion_waits_for_the_whole_lease_plus_a_margin(
-    unreachable: int, renewal: float
+@given(polling=st.integers(1, 600), extra=st.integers(1, 3000), renewal=st.floats(0, 1e9))
+def test_the_lease_ends_before_a_silent_active_can_be_counted_down(
+    polling: int, extra: int, renewal: float
 ) -> None:
-    earliest = timing.promotion_not_before(renewal, unreachable)
-    assert earliest >= renewal + timing.lease_ttl(unreachable) + timing.LEASE_MARGIN_SECONDS
-    assert timing.lease_ttl(unreachable) >= unreachable
+    """unreachableTimeout > pollingInterval (CRD): the lease outlives the gap between two
+    renewals, and (when the timeout leaves room for it) ends, margin included, before the
+    operator may count the active down: a failover then waits for nothing else."""
+    unreachable = max(4, polling + extra)
+    ttl = timing.lease_ttl(unreachable, polling)
+    assert ttl >= polling + 1.0
+    earliest = timing.promotion_not_before(renewal, ttl)
+    assert earliest == renewal + ttl + timing.LEASE_MARGIN_SECONDS
+    if unreachable >= polling + 2:
+        assert earliest < renewal + unreachable
 
 
 def test_default_timers_match_the_documented_example() -> None:

@@ -75,6 +75,8 @@ class AgentConfig(BaseModel):
     replication_port: int
     token_file: Path
     tls_dir: Path | None = None
+    # spec.zenithSpec.unreachableTimeout: the replication timeouts follow it (None: engine's)
+    unreachable_timeout: int | None = None
     file: AgentFile = Field(default_factory=AgentFile)
 
     @property
@@ -144,6 +146,13 @@ def load_config(env: Mapping[str, str] | None = None) -> AgentConfig:
     if engine == "command" and file.commands is None:
         raise ConfigError(f"engine 'command' needs 'commands' in {config_dir}/agent/agent.yaml")
     tls = env.get("ZENITH_TLS_DIR", "").strip()
+    raw_timeout = env.get("ZENITH_UNREACHABLE_TIMEOUT", "").strip()
+    try:
+        timeout = int(raw_timeout) if raw_timeout else None
+    except ValueError:
+        raise ConfigError(f"ZENITH_UNREACHABLE_TIMEOUT={raw_timeout!r} is not a number") from None
+    if timeout is not None and timeout < 1:
+        raise ConfigError(f"ZENITH_UNREACHABLE_TIMEOUT={timeout} must be at least 1")
     return AgentConfig(
         pod_name=pod,
         namespace=env.get("POD_NAMESPACE", "default") or "default",
@@ -157,5 +166,6 @@ def load_config(env: Mapping[str, str] | None = None) -> AgentConfig:
         replication_port=_port(env, "ZENITH_REPLICATION_PORT", naming.DEFAULT_REPLICATION_PORT),
         token_file=token_file,
         tls_dir=Path(tls) if tls else None,
+        unreachable_timeout=timeout,
         file=file,
     )

@@ -39,6 +39,8 @@ log = structlog.get_logger("zenith.agent")
 
 TICK = 0.05  # seconds between watcher passes: lease checks are this precise
 WEDGED_AFTER = 10.0  # liveness fails when the watcher has not ticked for this long
+REFRESH_EVERY = 1.0  # seconds between the agent's own engine status reads (for /health)
+STALE_AFTER = 10.0  # /health reports not ready when its engine status is older than this
 
 
 class Conflict(Exception):
@@ -59,6 +61,7 @@ class Agent:
         self.engine = engine
         self.lease = lease or Lease()
         self.runner = CommandRunner()
+        engine.writable_guard = self._may_write
         self.state_path = config.data_dir / "agent-state.json"
         self.state = self._load_state()
         self.fenced = False
@@ -67,7 +70,12 @@ class Agent:
         self.last_error: str | None = None
         self.last_tick = time.monotonic()
         self._watcher: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
+        # the latest engine status and when it was read; one read in flight at a time
+        self._engine_status: EngineStatus | None = None
+        self._engine_status_at = 0.0
+        self._reading: asyncio.Task[EngineStatus] | None = None
 
     # ---------------------------------------------------------------- persistence
     def _load_state(self) -> PersistedState:
@@ -103,6 +111,7 @@ class Agent:
         restart): it comes up fenced (read-only) until the operator promotes it.
         """
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh())
         if self.state.role == Role.ACTIVE:
             self.fenced = True
         if not self.engine.has_data():
@@ -111,10 +120,11 @@ class Agent:
         await self._guarded("boot", self._start_database)
 
     async def shutdown(self) -> None:
-        if self._watcher:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._refresher):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.runner.run_waiting("shutdown", self.engine.stop)
 
     async def _guarded(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
@@ -144,19 +154,32 @@ class Agent:
             return False
         return self.fenced or self.lease.expired()
 
+    def _may_write(self) -> bool:
+        """The one rule for opening writes, asked again at the moment they would open."""
+        return (
+            self.state.role == Role.ACTIVE
+            and not self.fenced
+            and self.lease.held
+            and not self.lease.expired()
+        )
+
     async def _fence(self) -> None:
         why = "lease expired" if self.lease.expired() else "no lease since boot"
-        self.fenced = True  # reported at once, even while a command holds the lock
         started = time.monotonic()
+        busy = self.runner.busy
+        if busy is not None and not self.fenced and self.engine.kill():
+            # A command holds the lock (a start or promote in flight could open writes,
+            # a writable database is still serving): the fence cannot wait for it.
+            self.fenced = True  # true of the database now; only a promote lifts it
+            log.warning("killed the database", reason=why, during=busy)
 
         async def body() -> None:
             # decided again under the lock: a promote that ran meanwhile has won
             if not self._must_fence():
                 return
             log.warning("fencing", reason=why)
-            self.fenced = True
             await self.engine.fence()
-            self._fence_applied = True
+            self.fenced, self._fence_applied = True, True  # reported once it is true
             log.warning("fenced", reason=why, seconds=round(time.monotonic() - started, 3))
 
         await self.runner.run_waiting("fence", body)
@@ -164,7 +187,7 @@ class Agent:
     def _run_mode(self) -> RunMode:
         if self.state.role == Role.STANDBY and self.state.upstream is not None:
             return RunMode.STANDBY
-        if self.state.role == Role.ACTIVE and not self.fenced and not self.lease.expired():
+        if self._may_write():
             return RunMode.WRITABLE
         return RunMode.READ_ONLY
 
@@ -175,9 +198,31 @@ class Agent:
             self._fence_applied = True  # started read-only: nothing left for the watcher
 
     # ---------------------------------------------------------------- reads
-    async def status(self) -> AgentStatus:
+    async def engine_status(self) -> EngineStatus:
+        """The engine's status, read now; callers arriving during a read share it.
+
+        At most one engine query runs at a time however many requests ask.
+        """
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.get_running_loop().create_task(self._read_engine())
+        return await asyncio.shield(self._reading)
+
+    async def _read_engine(self) -> EngineStatus:
         es = await self.engine.status()
-        return self._status_from(es)
+        self._engine_status, self._engine_status_at = es, time.monotonic()
+        return es
+
+    async def _refresh(self) -> None:
+        """Keep the engine status fresh for /health (which never queries the engine)."""
+        while True:
+            try:
+                await asyncio.wait_for(self.engine_status(), WEDGED_AFTER)
+            except Exception as exc:  # reported by /health as not ready
+                log.debug("engine status refresh failed", error=str(exc))
+            await asyncio.sleep(REFRESH_EVERY)
+
+    async def status(self) -> AgentStatus:
+        return self._status_from(await self.engine_status())
 
     def _status_from(self, es: EngineStatus) -> AgentStatus:
         remaining = self.lease.remaining() if self.state.role == Role.ACTIVE else None
@@ -206,15 +251,22 @@ class Agent:
             return False, f"agent loop wedged for {stale:.1f}s"
         return True, ""
 
-    async def health(self) -> HealthStatus:
+    def health(self) -> HealthStatus:
+        """Liveness and readiness from what the agent already knows: no I/O, no await.
+
+        Anyone who can reach the pod may call it, as often as they like: it must stay
+        cheap, and a busy agent (a long command, a slow engine) must not look dead.
+        """
         alive, reason = self.alive()
         ready = False
         if alive:
-            try:
-                es = await self.engine.status()
-            except Exception as exc:  # health never fails; it reports
-                return HealthStatus(alive=True, ready=False, role=self.state.role, reason=str(exc))
-            ready, reason = self._ready(es)
+            es, age = self._engine_status, time.monotonic() - self._engine_status_at
+            if es is None:
+                reason = "no engine status yet"
+            elif age > STALE_AFTER:
+                reason = f"engine status is {age:.0f}s old"
+            else:
+                ready, reason = self._ready(es)
         return HealthStatus(alive=alive, ready=ready, role=self.state.role, reason=reason)
 
     def _ready(self, es: EngineStatus) -> tuple[bool, str]:
@@ -251,18 +303,22 @@ class Agent:
         task.add_done_callback(self._tasks.discard)
         changed, message = await asyncio.shield(task)
         log.info(name, changed=changed, message=message)
-        return CommandResult(changed=changed, message=message, status=await self.status())
+        # a read of its own, started after the command: not one begun before it finished
+        status = self._status_from(await self._read_engine())
+        return CommandResult(changed=changed, message=message, status=status)
 
     def _writable_active(self) -> bool:
-        return self.state.role == Role.ACTIVE and not self.fenced and self.engine.running()
+        return self.state.role == Role.ACTIVE and not self.fenced and self.engine.writable()
 
     async def promote(self, req: PromoteRequest) -> CommandResult:
         async def run() -> tuple[bool, str]:
             if self._writable_active():
                 self.lease.grant(req.lease_ttl, "promote")
                 return False, "already the active"
-            # the lease first, so the watcher does not fence what we are about to open
+            # the lease first, so the watcher does not fence what we are about to open;
+            # then the fence latch is lifted (the engine asks `_may_write` before opening)
             self.lease.grant(req.lease_ttl, "promote")
+            self.fenced, self._fence_applied = False, False
             if not self.engine.has_data():
                 await self.engine.init()
                 message = "initialised a new database and started it as the active"

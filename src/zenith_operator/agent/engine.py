@@ -8,6 +8,7 @@ may be called again after a failure.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -53,9 +54,17 @@ class EngineStatus:
     error: str | None = None
 
 
+def always() -> bool:
+    return True
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str
+    # Asked right before the database would start accepting writes (and while a writable
+    # start is under way): False means the lease has ended, so the engine must not open
+    # writes and stops what it started. The agent sets it; engines default to `always`.
+    writable_guard: Callable[[], bool]
 
     def has_data(self) -> bool:
         """True when the data directory holds a database (initialised or cloned)."""
@@ -75,6 +84,11 @@ class Engine(Protocol):
 
     async def fence(self) -> None:
         """Stop accepting writes now; reads may continue (the agent then reports fenced)."""
+        ...
+
+    def kill(self) -> bool:
+        """Fencing of last resort, without waiting for the command in flight: SIGKILL the
+        database now. True when it certainly accepts no writes afterwards."""
         ...
 
     async def promote(self) -> None:
@@ -99,6 +113,10 @@ class Engine(Protocol):
 
     def running(self) -> bool:
         """True while the database process is alive."""
+        ...
+
+    def writable(self) -> bool:
+        """True while the database runs opened for writes (WRITABLE mode)."""
         ...
 
     def config_hash(self) -> str | None: ...

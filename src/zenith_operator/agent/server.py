@@ -105,7 +105,7 @@ def agent_of(request: web.Request) -> Agent:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness by default; `?ready=1` makes the status code follow readiness."""
-    body = await agent_of(request).health()
+    body = agent_of(request).health()
     want_ready = request.query.get("ready", "") not in ("", "0", "false")
     ok = body.alive and (body.ready or not want_ready)
     return json_response(body, 200 if ok else 503)

@@ -82,7 +82,14 @@ class Ports(SpecModel):
                     "self.listen != self.replication && self.listen != self.agent"
                     " && self.replication != self.agent",
                     "ports.listen, ports.replication and ports.agent must differ",
-                )
+                ),
+                _cel(
+                    "self == oldSelf",
+                    "ports are immutable: running pods keep the ports they started with, so a "
+                    "live change cuts the operator off every agent (agent) or the clients and "
+                    "rebuilds off the database (listen, replication); create a new cluster "
+                    "to change them",
+                ),
             ]
         }
     )
@@ -255,7 +262,12 @@ class ZenithSpec(SpecModel):
     engine: Engine = Field(
         default=Engine.POSTGRES,
         description="agent engine: postgres (reference) or command (shell commands "
-        "from agentConfig)",
+        "from agentConfig); immutable",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel("self == oldSelf", "engine is immutable: the data directory is the engine's")
+            ]
+        },
     )
     image: str = Field(
         default=DEFAULT_IMAGE,

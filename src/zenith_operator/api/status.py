@@ -99,6 +99,14 @@ class ZenithClusterStatus(StatusModel):
     last_lease_renewal: str | None = Field(
         default=None, description="last successful lease renewal of the active (coarse)"
     )
+    lease_ttl: float | None = Field(
+        default=None,
+        description="largest lease TTL (seconds) a lease granted to the active may still hold",
+    )
+    lease_ttl_until: str | None = Field(
+        default=None,
+        description="after a TTL decrease: when the last lease granted with lease_ttl has ended",
+    )
     pending_action: PendingAction | None = None
     rollout: RolloutStatus | None = Field(
         default=None,

@@ -165,9 +165,11 @@ class Executor:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if a.uid:
             body["preconditions"] = {"uid": a.uid}
+        if a.grace is not None:
+            body["gracePeriodSeconds"] = a.grace
         try:
             await asyncio.to_thread(self.kube.request, "DELETE", path, body)
-            self.log.info("pod deleted", pod=a.pod)
+            self.log.info("pod deleted", pod=a.pod, grace=a.grace)
         except KubeError as exc:
             if exc.status not in (404, 409):
                 self.log.warning("pod delete failed", pod=a.pod, error=str(exc))

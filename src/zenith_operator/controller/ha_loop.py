@@ -20,12 +20,29 @@ from zenith_operator.api.spec import SpecError
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
-from zenith_operator.controller.observe import Memory, poll, read_cluster
+from zenith_operator.controller.observe import ClusterView, Memory, poll, read_cluster
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha.decide import decide
-from zenith_operator.resources.workload import agent_token_secret, new_token
+from zenith_operator.ha.model import Decision, Observations
+from zenith_operator.ha.states import State
+from zenith_operator.resources.workload import agent_token_secret, held_replicas, new_token
 
 DEFAULT_INTERVAL = 10.0
+FAST_POLL_DIVISOR = 4  # during an incident the loop polls this much more often ...
+FAST_POLL_FLOOR = 0.25  # ... but never more often than this
+
+
+def next_interval(polling_interval: float, decision: Decision, obs: Observations) -> float:
+    """Seconds until the next cycle: pollingInterval, shorter while something is wrong.
+
+    When the cluster is not Normal, or an agent does not answer, the next poll comes
+    sooner, so a restarted agent (or a standby back in sync) is acted on within a fraction
+    of the interval. Every timer of the state machine is in seconds, not in polls.
+    """
+    calm = decision.state == State.NORMAL and all(o.answering for o in obs.instances)
+    if calm:
+        return polling_interval
+    return min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
 
 
 def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
@@ -113,4 +130,22 @@ class HaLoop:
             self.last_reason = decision.reason
         if await executor.apply(view, decision):
             m.status = decision.status
-        return interval
+            await self._scale_down(view, m.status.active_instance)
+        return next_interval(interval, decision, obs)
+
+    async def _scale_down(self, view: ClusterView, active: str | None) -> None:
+        """Apply a held scale-down once the active is within the spec's replicas (the
+        reconciler does the same at its next pass; this does not wait for it)."""
+        z = view.spec.zenith_spec
+        current = view.statefulset_replicas
+        held = held_replicas(self.ref.name, z.replicas, active)
+        if z.stopped or current is None or held >= current:
+            return
+        ref = Ref(
+            "apps/v1", "StatefulSet", naming.statefulset_name(self.ref.name), self.ref.namespace
+        )
+        try:
+            await asyncio.to_thread(self.kube.patch, ref, {"spec": {"replicas": held}})
+            self.log.info("scaled down", replicas=held, active=active)
+        except KubeError as exc:
+            self.log.warning("scale down failed", error=str(exc))

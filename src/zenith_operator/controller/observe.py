@@ -20,6 +20,8 @@ from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
+from zenith_operator.ha.timing import probe_kill_seconds
+from zenith_operator.resources.workload import held_replicas
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class PodInfo:
     deleting: bool
     role_label: str | None
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
+    liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
 
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
@@ -48,7 +51,16 @@ class PodInfo:
             deleting=bool(meta.get("deletionTimestamp")),
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
             config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
+            liveness_kill_seconds=_liveness_kill(pod),
         )
+
+
+def _liveness_kill(pod: Mapping[str, Any]) -> float | None:
+    """Worst-case kill time of the database container's liveness probe, as deployed."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == naming.CONTAINER_NAME:
+            return probe_kill_seconds(c.get("livenessProbe"))
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class ClusterView:
     settings: Settings
     pods: dict[str, PodInfo]
     desired_config_hash: str | None = None  # the StatefulSet pod template's config hash
+    statefulset_replicas: int | None = None  # its spec.replicas (None: unknown)
 
     @property
     def agent_port(self) -> int:
@@ -75,19 +88,31 @@ class Memory:
     """What this operator process remembers about one cluster between polls."""
 
     started_at: float = field(default_factory=time.time)
-    last_ok: dict[str, float] = field(default_factory=dict)
+    last_ok: dict[str, float] = field(default_factory=dict)  # pod uid -> last good answer
+    seen: dict[str, float] = field(default_factory=dict)  # pod uid -> first seen
+    silent_since: dict[str, float] = field(default_factory=dict)  # pod uid -> first unanswered poll
     lease_renewed_at: float | None = None
     status: ZenithClusterStatus | None = None  # latest decided status
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
     inflight: dict[str, str] = field(default_factory=dict)
+
+    def forget_pods_except(self, uids: set[str]) -> None:
+        """Drop the bookkeeping of pod incarnations that no longer exist."""
+        for table in (self.last_ok, self.seen):
+            for key in [k for k in table if k not in uids]:
+                del table[key]
 
 
 def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
     z = spec.zenith_spec
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
+    name = str(meta.get("name", ""))
+    active = (body.get("status") or {}).get("activeInstance")
+    replicas = held_replicas(name, z.replicas, active)
     return Settings(
-        replicas=z.replicas,
+        replicas=replicas,
+        desired_replicas=z.replicas if z.replicas < replicas else None,
         polling_interval=float(z.polling_interval),
         unreachable_timeout=z.unreachable_timeout,
         failover_policy=FailoverPolicy(z.failover_policy.value),
@@ -115,6 +140,7 @@ def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
         settings=settings_of(body, spec),
         pods=pods,
         desired_config_hash=template_config_hash(sts),
+        statefulset_replicas=((sts or {}).get("spec") or {}).get("replicas"),
     )
 
 
@@ -145,8 +171,13 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         else:
             answer = await client.status(pod.ip, view.agent_port)
         ok = not isinstance(answer, Unknown)
+        uid = pod.uid or pod_name
+        memory.seen.setdefault(uid, now)  # a new incarnation's silence starts here
         if ok:
-            memory.last_ok[pod_name] = now
+            memory.last_ok[uid] = now
+            memory.silent_since.pop(uid, None)
+        else:
+            memory.silent_since.setdefault(uid, now)
         return InstanceObservation(
             name=pod_name,
             ordinal=ordinal,
@@ -159,12 +190,16 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             role_label=pod.role_label,
             agent=answer if ok else None,
             error=answer.error if isinstance(answer, Unknown) else None,
-            last_ok=memory.last_ok.get(pod_name),
+            last_ok=memory.last_ok.get(uid),
+            seen_since=memory.seen.get(uid),
             inflight=memory.inflight.get(pod_name),
             config_hash=pod.config_hash,
+            silent_since=memory.silent_since.get(uid),
+            liveness_kill_seconds=pod.liveness_kill_seconds,
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
+    memory.forget_pods_except({p.uid or p.name for p in view.pods.values()})
     return Observations(
         settings=view.settings,
         instances=tuple(instances),

@@ -25,6 +25,7 @@ from zenith_operator.ha.model import (
 )
 from zenith_operator.ha.plan import (
     CATCHUP_LAG_BYTES,
+    DEAD_POD_GRACE_SECONDS,
     FAILED_AFTER_TIMEOUTS,
     FOLLOW_ATTEMPTS_BEFORE_REBUILD,
     MAX_RESTARTS,
@@ -37,6 +38,7 @@ from zenith_operator.ha.states import FailoverPolicy, Health, PendingKind, Rollo
 from zenith_operator.wire import DatabaseState, Role
 
 DOWN_STATES = (State.ACTIVE_DOWN, State.BOTH_DOWN, State.FAILED)
+SCALE_DOWN_REASON = "scale down"
 STANDBY_TROUBLE = (
     State.STANDBY_DOWN,
     State.STANDBY_PARTIALLY_DOWN,
@@ -166,7 +168,7 @@ def _initialize(p: Plan, why: str) -> Decision:
         return p.finish(State.INITIALIZING, f"{prefix}not promoting {active} yet: {block}")
     intent = p.pending(PendingKind.INITIALIZE, active)
     if p.attempt(intent):
-        p.act(Promote(active, p.ttl))
+        p.make_writable(Promote(active, p.ttl))
     return p.finish(State.INITIALIZING, f"{prefix}initialising {active} as the active")
 
 
@@ -227,7 +229,8 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             )
             intent = p.pending(PendingKind.INITIALIZE, active)
             if p.attempt(intent, every=p.s.polling_interval):
-                p.act(Start(active) if restart else Promote(active, p.ttl))
+                # a restart keeps the replication mode; a promote starts async
+                p.act(Start(active)) if restart else p.make_writable(Promote(active, p.ttl))
             why += f": {'starting' if restart else 'promoting'} it again"
         if p.state not in DOWN_STATES or p.state_age() < p.timeout:
             return p.finish(_keep(p, down_state), why)
@@ -240,9 +243,24 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             f"{active} has not answered for {silent:.0f}s ({_why(a)}); down after {p.timeout}s",
         )
     why = f"{active} is down ({_why(a)})"
-    if p.state not in DOWN_STATES:
+    if p.state not in DOWN_STATES and not _in_sync_standby(p, standby):
         return p.finish(down_state, why)
+    # an in-sync standby takes over in this very cycle (the intent is written first)
     return _consider_failover(p, active, standby, down_state, why)
+
+
+def _in_sync_standby(p: Plan, standby: str | None) -> bool:
+    """In sync as recorded, including what this cycle already recorded (a promote sent
+    to the active takes the standby out of sync before anything else)."""
+    if standby is None:
+        return False
+    old, new = p.recorded(standby), p.st.instance(standby)
+    now_in_sync = new.in_sync if new is not None else old.in_sync
+    return (
+        bool(old.in_sync and now_in_sync)
+        and not p.old.replication_degraded
+        and not p.st.replication_degraded
+    )
 
 
 def _keep(p: Plan, wanted: State) -> State:
@@ -255,14 +273,13 @@ def _consider_failover(
     if standby is None:
         return _single_down(p, active, why)
     s = p.inst(standby)
-    recorded = p.recorded(standby)
-    in_sync = recorded.in_sync and not p.old.replication_degraded
+    in_sync = _in_sync_standby(p, standby)
     if s.agent is None or s.agent.role == Role.ACTIVE or s.busy:
         return _wait_or_fail(p, active, down_state, f"{why}; standby {standby} cannot take over")
     if in_sync:
         p.pending(PendingKind.FAILOVER, standby, active).reason = "in-sync standby"
         p.event("FailoverStarted", f"{why}: promoting the in-sync standby {standby}", warning=True)
-        return p.finish(State.FAILOVER, f"{why}; failing over to the in-sync standby {standby}")
+        return _failover(p, f"{why}; failing over to the in-sync standby {standby}")
     if p.s.failover_policy == FailoverPolicy.AVAILABILITY:
         lost = _loss(p, active, standby)
         p.pending(PendingKind.FAILOVER, standby, active).reason = "failoverPolicy Availability"
@@ -309,7 +326,9 @@ def _maybe_restart(p: Plan, name: str) -> None:
     if intent.attempts < MAX_RESTARTS and p.attempt(
         intent, every=RESTART_AFTER_TIMEOUTS * p.timeout
     ):
-        p.act(DeletePod(name, o.pod_uid))
+        # silent for 2 x unreachableTimeout: past any lease it held, so it cannot be
+        # writing; a frozen process cannot honour a 30 s graceful stop anyway
+        p.act(DeletePod(name, o.pod_uid, grace=DEAD_POD_GRACE_SECONDS))
 
 
 def _single_down(p: Plan, active: str, why: str) -> Decision:
@@ -335,7 +354,11 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
     assert a is not None
     repl = a.replication
     peer = next((x for x in repl.peers if x.name == standby), None)
-    streaming = peer is not None and peer.streaming
+    s = p.inst(standby)
+    # The walsender lists a hung or cut-off standby as streaming until wal_sender_timeout:
+    # a standby whose own agent is down is not trusted as a sync peer, whatever it says.
+    standby_down = not s.pod_exists or p.down(s)
+    streaming = peer is not None and peer.streaming and not standby_down
     lag = peer.lag_bytes if peer is not None else None
     sync_ok = (
         peer is not None
@@ -350,10 +373,14 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         p.st.replication_mode = "sync"
         p.st.replication_degraded = False
+        if scaling := _scale_down_switchover(p, active, standby):
+            return scaling
         wanted = p.s.switchover_to
         if wanted == standby:
             return _start_switchover(p, active, standby)
         normal = f"{prefix}{active} is active, {standby} streams in sync"
+        if wanted:
+            normal += f"; {_switchover_rejected(p, active, wanted)}"
         return _rollout_in_normal(p, active, standby, normal)
     notes: list[str] = []
     p.st.replication_degraded = True
@@ -364,7 +391,6 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         notes.append(f"switching {active} to async so it keeps serving")
     else:
         p.st.replication_mode = repl.mode or "async"
-    s = p.inst(standby)
     if streaming:
         p.clear_pending(PendingKind.FOLLOW, PendingKind.REBUILD, PendingKind.RESTART)
         if restarting := _restart_streaming_standby(p, standby):
@@ -378,8 +404,10 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
             )
         p.health_hint[standby] = Health.STARTING
         state = State.STANDBY_PARTIALLY_STARTING
-    elif not s.pod_exists or p.down(s):
+    elif standby_down:
         why = f"{standby} is down ({_why(s)})"
+        if peer is not None and peer.streaming:
+            why += f" although {active} still lists it as streaming"
         if restarting := _restart_stale_standby(p, standby):
             why += f"; {restarting}"
         else:
@@ -430,7 +458,7 @@ def _recover_standby(p: Plan, active: str, standby: str) -> str:
 # --------------------------------------------------------------------------- failover
 
 
-def _failover(p: Plan) -> Decision:
+def _failover(p: Plan, started: str = "") -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
@@ -456,8 +484,8 @@ def _failover(p: Plan) -> Decision:
         return p.finish(State.FAILOVER, f"failover to {target}: {target} is busy with {t.busy}")
     p.label(source, "none")
     if p.attempt(intent):
-        p.act(Promote(target, p.ttl))
-    return p.finish(State.FAILOVER, f"failover: promoting {target} ({intent.reason})")
+        p.make_writable(Promote(target, p.ttl))
+    return p.finish(State.FAILOVER, started or f"failover: promoting {target} ({intent.reason})")
 
 
 def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
@@ -484,6 +512,30 @@ def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Deci
     return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
 
 
+def _scale_down_switchover(p: Plan, active: str, standby: str) -> Decision | None:
+    """replicas lowered below the active's ordinal: switch over to the in-sync standby
+    that stays (after a second Normal poll), then the StatefulSet is scaled down."""
+    want = p.s.desired_replicas
+    if want is None or p.inst(active).ordinal < want or p.inst(standby).ordinal >= want:
+        return None
+    if p.state != State.NORMAL:
+        return None
+    why = f"{SCALE_DOWN_REASON} to {want} replica(s) ({active} would be removed)"
+    return _start_switchover(p, active, standby, why)
+
+
+def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
+    """The switchover annotation names no standby: report it (a Warning Event once)."""
+    if wanted == active:
+        why = f"{wanted} is already the active"
+    else:
+        why = f"{wanted} is not an instance of this cluster ({', '.join(p.names)})"
+    note = f"switchover-to {wanted} ignored: {why}; remove the annotation"
+    if note not in (p.old.message or ""):
+        p.event("SwitchoverRejected", note, warning=True)
+    return note
+
+
 def _switchover(p: Plan) -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
@@ -491,7 +543,9 @@ def _switchover(p: Plan) -> Decision:
     t, o = p.inst(target), p.inst(source)
     if t.serving_active:
         return _complete(p, target, source, "switchover")
-    requested = p.s.switchover_to == target or intent.reason.startswith(ROLLOUT_REASON)
+    requested = p.s.switchover_to == target or intent.reason.startswith(
+        (ROLLOUT_REASON, SCALE_DOWN_REASON)
+    )
     abort = not requested or not t.answering
     if intent.attempts == 0 and abort:
         p.st.pending_action = None
@@ -517,7 +571,7 @@ def _switchover(p: Plan) -> Decision:
             return _run(p, source)
         return p.finish(State.SWITCHOVER, f"switchover: {target} replays up to {source}'s end")
     if p.attempt(intent):
-        p.act(Promote(target, p.ttl))
+        p.make_writable(Promote(target, p.ttl))
     return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
 
 
@@ -604,6 +658,14 @@ def _restart_stale_standby(p: Plan, standby: str) -> str | None:
 def _single_normal(p: Plan, active: str) -> Decision:
     """Single instance: a configuration rollout restarts the only pod (downtime)."""
     normal = f"{active} is the active and serves"
+    pending = p.st.pending_action
+    if pending is not None and pending.target not in p.names:
+        p.st.pending_action = None  # e.g. the rebuild of a standby scaled away
+    a = p.inst(active).agent
+    if a is not None and a.replication.mode == "sync":
+        # scaled down to one instance: no standby will ever confirm a commit again
+        p.act(SetReplication(active, "async", None))
+        normal += "; switching it to async replication (no standby any more)"
     if p.state == State.NORMAL and rollout.stale(p, active):
         restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
         return p.finish(State.NORMAL, f"{normal}; {restarting}")

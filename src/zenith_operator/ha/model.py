@@ -19,7 +19,8 @@ PersistedStatus = ZenithClusterStatus
 class Settings:
     """The part of the spec (and metadata) the state machine reads, fresh each cycle."""
 
-    replicas: int = 2
+    replicas: int = 2  # instances run now (held above the spec while the active is beyond it)
+    desired_replicas: int | None = None  # spec.zenithSpec.replicas when lower than replicas
     polling_interval: float = 10.0
     unreachable_timeout: int = 30
     failover_policy: FailoverPolicy = FailoverPolicy.ZERO_DATA_LOSS
@@ -44,9 +45,14 @@ class InstanceObservation:
     role_label: str | None = None
     agent: AgentStatus | None = None  # None: unknown this cycle (see error)
     error: str | None = None
-    last_ok: float | None = None  # last good answer seen by this operator process
+    last_ok: float | None = None  # last good answer from this pod uid (this operator process)
+    # when this operator first saw this pod uid: silence of a new incarnation counts from
+    # here, never from its predecessor's last answer (its start-up grace)
+    seen_since: float | None = None
     inflight: str | None = None  # long command the executor is running on this pod
     config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
+    silent_since: float | None = None  # first poll it did not answer since the last good one
+    liveness_kill_seconds: float | None = None  # worst case of the pod's deployed probe
 
     @property
     def answering(self) -> bool:
@@ -147,6 +153,7 @@ class LabelPod:
 class DeletePod:
     pod: str
     uid: str | None = None  # precondition: delete only this incarnation
+    grace: int | None = None  # gracePeriodSeconds (None: the pod's own, 30 s by default)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Pure: everything is computed from (status, observations, now).
 
 from __future__ import annotations
 
+import re
+
 from zenith_operator.api.status import InstanceStatus, PendingAction, ZenithClusterStatus
 from zenith_operator.ha import persist, timing
 from zenith_operator.ha.model import (
@@ -14,6 +16,7 @@ from zenith_operator.ha.model import (
     InstanceObservation,
     LabelPod,
     Observations,
+    Promote,
     RenewLease,
 )
 from zenith_operator.ha.states import WARNING_STATES, Health, PendingKind, State
@@ -24,6 +27,15 @@ FOLLOW_ATTEMPTS_BEFORE_REBUILD = 2
 FAILED_AFTER_TIMEOUTS = 10  # ActiveDown/BothDown without a safe way out -> Failed
 RESTART_AFTER_TIMEOUTS = 2  # an unreachable pod that still exists is deleted after this
 MAX_RESTARTS = 3
+# States in which the operator renews no lease: a status written in one of them holds
+# the last grant (see Plan.effective_renewal).
+NO_GRANT_STATES = (
+    State.ACTIVE_DOWN.value,
+    State.BOTH_DOWN.value,
+    State.FAILOVER.value,
+    State.FAILED.value,
+)
+DEAD_POD_GRACE_SECONDS = 1  # deleting a pod declared dead (silent past its lease)
 CATCHUP_LAG_BYTES = 1 << 20  # a streaming standby this close is switched to sync
 
 
@@ -42,10 +54,30 @@ class Plan:
         self.s = obs.settings
         self.now = now
         self.timeout = obs.settings.unreachable_timeout
-        self.ttl = timing.lease_ttl(self.timeout)
+        self.ttl = timing.lease_ttl(self.timeout, obs.settings.polling_interval)
         self.state = _state_of(status.state)
         self.actions: list[Action] = []
         self.health_hint: dict[str, Health] = {}
+        self.ttl_in_force = self._ttl_in_force()
+
+    def _ttl_in_force(self) -> float:
+        """The largest TTL a live lease may hold; recorded so a restart knows it too.
+
+        A larger TTL takes effect at once (the status is written before the grant); a
+        smaller one only once every lease granted with the larger one has ended.
+        """
+        recorded = self.old.lease_ttl
+        if recorded is None or recorded <= self.ttl:
+            self.st.lease_ttl, self.st.lease_ttl_until = self.ttl, None
+            return self.ttl
+        until = parse(self.old.lease_ttl_until)
+        if until is None:
+            until = self.now + recorded + timing.GRANT_DELAY_SECONDS
+            self.st.lease_ttl_until = fmt(until)
+        if self.now >= until:
+            self.st.lease_ttl, self.st.lease_ttl_until = self.ttl, None
+            return self.ttl
+        return recorded
 
     # ------------------------------------------------------------------ views
     @property
@@ -69,11 +101,16 @@ class Plan:
         return self.old.instance(name) or InstanceStatus(name=name)
 
     def silent_for(self, o: InstanceObservation) -> float:
-        """Seconds without a good answer; a restarted operator counts from its start."""
+        """Seconds without a good answer from this pod incarnation (uid).
+
+        Counted from the latest of: its last good answer, this operator's start, and the
+        moment this operator first saw the incarnation (a recreated pod gets its own
+        start-up grace instead of inheriting its predecessor's silence).
+        """
         if o.answering:
             return 0.0
-        base = max(o.last_ok if o.last_ok is not None else float("-inf"), self.obs.started_at)
-        return self.now - base
+        known = [v for v in (o.last_ok, o.seen_since) if v is not None]
+        return self.now - max([self.obs.started_at, *known])
 
     def down(self, o: InstanceObservation) -> bool:
         """Counted down: no pod, or the agent silent for unreachableTimeout."""
@@ -83,14 +120,26 @@ class Plan:
         since = parse(self.old.since)
         return self.now - since if since is not None else 0.0
 
-    def effective_renewal(self) -> float:
-        """Latest time the active may have received a lease (restart: assume just now)."""
-        values = [
-            self.obs.started_at,
-            parse(self.old.last_lease_renewal),
-            self.obs.lease_renewed_at,
-        ]
-        return max(v for v in values if v is not None)
+    def effective_renewal(self, name: str) -> float:
+        """Latest time instance `name` may have received a lease.
+
+        A restarted operator does not know what its predecessor granted after the status
+        was last written, and assumes a grant at its own start, unless the status was
+        written in a state that grants no lease (then `lastLeaseRenewal` is the last
+        grant) and no promote since (each is recorded in the pending action first).
+        """
+        values = [parse(self.old.last_lease_renewal), self.obs.lease_renewed_at]
+        if self.obs.lease_renewed_at is None:  # nothing granted by this process yet
+            if not self._grants_recorded():
+                values.append(self.obs.started_at)
+            p = self.old.pending_action
+            last_attempt = parse(p.last_attempt) if p is not None and p.target == name else None
+            if last_attempt is not None:  # a promote sent then grants on receipt
+                values.append(last_attempt + timing.GRANT_DELAY_SECONDS)
+        return max([v for v in values if v is not None] or [self.obs.started_at])
+
+    def _grants_recorded(self) -> bool:
+        return self.old.state in NO_GRANT_STATES and self.old.last_lease_renewal is not None
 
     def never_leased(self) -> bool:
         """A brand-new cluster: no lease was ever granted, no promote ever sent."""
@@ -115,17 +164,33 @@ class Plan:
                 return None  # the pod we last saw was terminated and replaced
             if self.never_leased():
                 return None
-            not_before = timing.promotion_not_before(self.effective_renewal(), self.timeout)
+            if o.inflight == "promote":
+                return f"a promote to {name} is in flight"
+            not_before, what = self.released_at(o)
             if self.now >= not_before:
                 return None
-            return f"{name} is unreachable and its lease may last {not_before - self.now:.1f}s more"
+            return f"{name} is unreachable and {what} may last {not_before - self.now:.1f}s more"
         if (
             a.role == Role.ACTIVE
             and not a.fenced
             and a.database in (DatabaseState.RUNNING, DatabaseState.STARTING)
         ):
             return f"{name} is still a writable active"
+        if a.busy == "promote" or (a.busy == "start" and a.role == Role.ACTIVE and not a.fenced):
+            return f"{name} runs a {a.busy} that could make it writable"
         return None
+
+    def released_at(self, o: InstanceObservation) -> tuple[float, str]:
+        """When an unreachable instance certainly accepts no more writes (and which bound
+        that is): its lease has ended, and a hung agent's container has been killed by
+        the liveness probe the pod was created with."""
+        lease = timing.promotion_not_before(self.effective_renewal(o.name), self.ttl_in_force)
+        if o.liveness_kill_seconds is not None:
+            since = o.silent_since if o.silent_since is not None else self.obs.started_at
+            killed = timing.killed_by(since, o.liveness_kill_seconds)
+            if killed > lease:
+                return killed, "a hung agent's time until its liveness kill"
+        return lease, "its lease"
 
     def promote_block(self, target: str) -> str | None:
         for name in self.names:
@@ -145,6 +210,16 @@ class Plan:
         o = self.inst(name)
         if o.pod_exists and o.role_label != role:
             self.act(LabelPod(name, role))
+
+    def make_writable(self, action: Promote) -> None:
+        """Send a promote (which starts async): first record that no other instance is
+        known to hold its writes any more."""
+        for name in self.names:
+            if name != action.pod:
+                self.set_in_sync(name, False)
+        if self.pair:
+            self.st.replication_degraded = True
+        self.act(action)
 
     def renew(self, name: str) -> None:
         self.act(RenewLease(name, self.ttl))
@@ -238,6 +313,10 @@ class Plan:
             self.actions.insert(0, Event(state.value, reason, _event_type(state)))
         elif state == State.MANUAL_INTERVENTION:
             pass  # keep the message that sent us there
+        elif _shape(reason) != _shape(st.message or ""):
+            # the same state for another reason (a new error, a new step): say so; a mere
+            # counter ("not answered for 3s" -> "4s") is no reason to write the status
+            st.message = reason
         if st.replication_degraded and not self.old.replication_degraded and self.pair:
             self.event("ReplicationDegraded", f"{st.active_instance} replicates asynchronously")
         if self.old.replication_degraded and not st.replication_degraded and self.pair:
@@ -248,6 +327,10 @@ class Plan:
         self._update_instances()
         st.conditions = persist.conditions(self.old, st, state, self.pair, fmt(self.now))
         return Decision(state=state, actions=tuple(self.actions), status=st, reason=reason)
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", text)
 
 
 def _event_type(state: State) -> str:

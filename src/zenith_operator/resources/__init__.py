@@ -43,7 +43,7 @@ def desired(cluster: ZenithCluster, sources: list[ResolvedSource]) -> Desired:
         role_service(ref, spec, "active"),
         role_service(ref, spec, "standby"),
         pod_disruption_budget(ref),
-        statefulset(ref, spec, sources, digest),
+        statefulset(ref, spec, sources, digest, cluster.status.active_instance),
     ]
     cluster_scoped: list[dict[str, Any]] = []
     if spec.zenith_spec.local_storage:

@@ -22,7 +22,7 @@ from zenith_operator.resources.config import (
 RUN_AS = 10001  # the image's `zenith` user (Dockerfile)
 HEALTH_PATH = "/health"
 READY_PATH = "/health?ready=1"
-STARTUP_SECONDS = 300  # initdb / first clone / crash recovery before liveness applies
+STARTUP_SECONDS = 30  # for the agent to listen; database work happens behind an answering agent
 TERMINATION_GRACE_SECONDS = 30
 DEFAULT_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -49,6 +49,7 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
         "ZENITH_REPLICATION_PORT": str(z.ports.replication),
         "ZENITH_TOKEN_FILE": f"{naming.CONFIG_DIR}/agent/{naming.AGENT_TOKEN_KEY}",
         "ZENITH_REPLICATION_SSL_MANDATORY": "true" if z.replication_ssl_mandatory else "false",
+        "ZENITH_UNREACHABLE_TIMEOUT": str(z.unreachable_timeout),
     }
     return [
         _field_env("POD_NAME", "metadata.name"),
@@ -65,12 +66,15 @@ def _http(path: str, port: str = "agent") -> dict[str, Any]:
 def probes(spec: ZenithClusterSpec) -> dict[str, Any]:
     z = spec.zenith_spec
     live = liveness_timing(z.polling_interval, z.unreachable_timeout)
-    startup_period = 5
+    # Every second: liveness only starts once the startup probe succeeded, and a container
+    # that hangs before that (a freeze right after a restart) is not killed until
+    # STARTUP_SECONDS. The agent's /health answers as soon as it listens.
+    startup_period = 1
     return {
         "startupProbe": {
             **_http(HEALTH_PATH),
             "periodSeconds": startup_period,
-            "timeoutSeconds": 2,
+            "timeoutSeconds": 1,
             "failureThreshold": STARTUP_SECONDS // startup_period,
         },
         "livenessProbe": {

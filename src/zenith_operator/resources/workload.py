@@ -53,11 +53,24 @@ def claim_templates(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, 
     return out
 
 
+def held_replicas(cluster: str, wanted: int, active: str | None) -> int:
+    """Replicas to run: the spec's, but never fewer than the active's ordinal + 1.
+
+    Scaling down never removes the active: the StatefulSet keeps it until the HA loop has
+    switched over to an instance that stays (docs/spec.md, replicas).
+    """
+    prefix = f"{cluster}-"
+    if active and active.startswith(prefix) and active[len(prefix) :].isdigit():
+        return max(wanted, int(active[len(prefix) :]) + 1)
+    return wanted
+
+
 def statefulset(
     ref: ClusterRef,
     spec: ZenithClusterSpec,
     sources: list[ResolvedSource],
     config_hash: str,
+    active: str | None = None,
 ) -> dict[str, Any]:
     """The database pods.
 
@@ -72,7 +85,7 @@ def statefulset(
         "kind": "StatefulSet",
         "metadata": owned_meta(ref, naming.statefulset_name(ref.name)),
         "spec": {
-            "replicas": 0 if z.stopped else z.replicas,
+            "replicas": 0 if z.stopped else held_replicas(ref.name, z.replicas, active),
             "serviceName": naming.headless_service_name(ref.name),
             "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "OnDelete"},

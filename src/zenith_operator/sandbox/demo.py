@@ -94,6 +94,7 @@ def main(argv: list[str]) -> int:
             cluster,
             inject,
             fault,
+            victim_role=FAULT_KINDS[fault].victim,
             on_state=lambda t, s: clock.say(f"  +{t:5.2f}s after the fault: state {s}"),
         )
         ok = _report(run, clock)

@@ -12,6 +12,7 @@ import copy
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -92,6 +93,17 @@ class Cluster:
             naming.PLURAL,
             self.name,
             {"spec": {"zenithSpec": zenith_spec}},
+        )
+
+    def annotate(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) an annotation of the ZenithCluster."""
+        self.custom.patch_namespaced_custom_object(
+            naming.GROUP,
+            naming.VERSION,
+            self.namespace,
+            naming.PLURAL,
+            self.name,
+            {"metadata": {"annotations": {key: value}}},
         )
 
     def delete(self) -> None:
@@ -185,6 +197,7 @@ class FaultRun:
     lost: set[int] = field(default_factory=set)
     double_writable: int = 0
     samples: int = 0
+    max_gap: float | None = None  # longest time without an acknowledged write after the fault
     states: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -250,6 +263,7 @@ def run_fault(
         # A few writes on the recovered cluster, so the check covers the whole story.
         count = len(writer.acks)
         wait_for("writes after recovery", lambda: len(writer.acks) >= count + 5, 30)
+        run.max_gap = writer.longest_gap(t0)
     finally:
         writer.stop()
         checker.stop()
@@ -267,6 +281,10 @@ class FaultKind:
     name: str
     description: str
     network: bool = False  # needs iptables (root)
+    victim: str = "active"  # the role of the instance the fault hits
+
+
+HUNG_STANDBY_SECONDS = 15.0  # how long the hung-standby fault keeps the standby's node down
 
 
 FAULT_KINDS = {
@@ -287,6 +305,12 @@ FAULT_KINDS = {
             "its node dies",
             network=True,
         ),
+        FaultKind(
+            "hung-standby",
+            f"the standby's node hangs for {HUNG_STANDBY_SECONDS:.0f} s (processes frozen, "
+            "kubelet gone): the active's commits wait for it until it is counted down",
+            victim="standby",
+        ),
     )
 }
 
@@ -305,6 +329,13 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
         cut_off(pod)
         return faults.kill_processes(pod)
 
+    def hung_node(pod: str) -> object:
+        result = faults.node_down(pod)
+        timer = threading.Timer(HUNG_STANDBY_SECONDS, lambda: faults.node_up(pod))
+        timer.daemon = True
+        timer.start()
+        return result
+
     table: dict[str, Callable[[str], object]] = {
         "kill-database": faults.kill_database,
         "kill-pod": faults.kill_processes,
@@ -312,6 +343,7 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
         "freeze": faults.freeze,
         "cut-off": cut_off,
         "node-crash": node_crash,
+        "hung-standby": hung_node,
     }
     return table[kind]
 

@@ -9,6 +9,7 @@ is that every acknowledged id is present on the active at the end.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -78,14 +79,28 @@ def active_pod_ip(
     return lookup
 
 
+def pinned_writer(host: str, creds: DbCredentials) -> Writer:
+    """A client that stays on one instance and does not wait for the standby
+    (`synchronous_commit = local`): it sees every write that instance acknowledges,
+    the fencing question in its plainest form."""
+    return Writer(lambda: host, creds, session_sql="SET synchronous_commit TO local")
+
+
 class Writer(threading.Thread):
     """Inserts increasing ids into the active, one autocommit transaction each."""
 
-    def __init__(self, lookup: HostLookup, creds: DbCredentials, pause: float = 0.01) -> None:
+    def __init__(
+        self,
+        lookup: HostLookup,
+        creds: DbCredentials,
+        pause: float = 0.01,
+        session_sql: str | None = None,
+    ) -> None:
         super().__init__(name="zenith-writer", daemon=True)
         self.lookup = lookup
         self.creds = creds
         self.pause = pause
+        self.session_sql = session_sql  # run once per connection (e.g. synchronous_commit)
         self.acks: list[Ack] = []
         self.failures: list[float] = []  # time.monotonic() of each failed write
         self._stop_event = threading.Event()
@@ -100,6 +115,15 @@ class Writer(threading.Thread):
     @property
     def acked_ids(self) -> set[int]:
         return {a.id for a in self.acks}
+
+    def longest_gap(self, since: float, until: float | None = None) -> float:
+        """Longest time without an acknowledged write in [since, until], counted from
+        `since` to the first ack, between acks, and from the last ack to `until`."""
+        end = until if until is not None else time.monotonic()
+        times = [since, *(a.at for a in self.acks if since < a.at <= end)]
+        if until is not None:
+            times.append(until)
+        return max((b - a for a, b in itertools.pairwise(times)), default=end - since)
 
     def first_failure_after(self, moment: float) -> float | None:
         return next((at for at in self.failures if at > moment), None)
@@ -125,6 +149,8 @@ class Writer(threading.Thread):
                     conn = psycopg.connect(self.creds.conninfo(host), autocommit=True)
                     conn_host = host
                     conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigint PRIMARY KEY)")
+                    if self.session_sql:
+                        conn.execute(self.session_sql)
                 ident = self._next_id
                 conn.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", (ident,))
                 self.acks.append(Ack(ident, host, time.monotonic()))
@@ -174,6 +200,7 @@ class WritabilityChecker(threading.Thread):
         self.interval = interval
         self.samples = 0
         self.violations: list[Sample] = []
+        self.first_writable: dict[str, float] = {}  # host -> first sample it was writable
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -185,6 +212,8 @@ class WritabilityChecker(threading.Thread):
             at = time.monotonic()
             writable = frozenset(h for h in self.hosts() if is_writable(h, self.creds))
             self.samples += 1
+            for host in writable:
+                self.first_writable.setdefault(host, at)
             if len(writable) > 1:
                 self.violations.append(Sample(at, writable))
             self._stop_event.wait(self.interval)

@@ -72,3 +72,20 @@ def test_ports_must_differ() -> None:
     rule = _rules(["spec", "zenithSpec", "ports"])[0]["rule"]
     assert _eval(rule, {"listen": 1, "replication": 2, "agent": 3})
     assert not _eval(rule, {"listen": 1, "replication": 2, "agent": 1})
+
+
+@pytest.mark.parametrize("port", ["listen", "replication", "agent"])
+def test_ports_are_immutable(port: str) -> None:
+    """Issue 16 item 6: a live port change took the cluster down; it is refused."""
+    rules = _rules(["spec", "zenithSpec", "ports"])
+    rule = next(r for r in rules if r["rule"] == "self == oldSelf")
+    assert "ports are immutable" in rule["message"]
+    old = {"listen": 1, "replication": 2, "agent": 3}
+    assert _eval(rule["rule"], dict(old), old)
+    assert not _eval(rule["rule"], {**old, port: 9}, old)
+
+
+def test_engine_is_immutable() -> None:
+    rule = _rules(["spec", "zenithSpec", "engine"])[0]
+    assert _eval(rule["rule"], "postgres", "postgres")
+    assert not _eval(rule["rule"], "command", "postgres")

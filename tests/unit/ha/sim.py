@@ -1,21 +1,34 @@
 """A simulated pair (or single instance) driven by decide()'s actions.
 
-The model is deliberately simple but keeps the physics that matter for data safety:
+The model is simple but keeps the physics that matter for data safety:
 - each instance holds a list of committed writes (unique ints) and a timeline;
-- the active fences itself when its lease runs out (same clock as the operator);
-- a client writes every step to every writable active; in sync mode a write is
+- commands take time: a command is in flight on its agent (reported as `busy`, one at a
+  time) and completes later, never (the agent dies), or after the lease ran out;
+- the lease runs on the agent's clock: an agent that runs fences itself when it ends,
+  and kills a start or promote in flight that would otherwise open writes; a hung agent
+  (`freeze_agent`) cannot, and only the liveness probe its pod was created with kills it;
+- the user edits the timers (and the agent port) between any two polls; running pods
+  keep the probe and port they were created with;
+- a client writes every poll to every writable active; in sync mode a write is
   acknowledged only when the sync standby streams (and then both hold it);
 - a standby streams only while its data is a prefix of its upstream's data.
+
+Safety is checked at every event, not only at writes: at no instant may two instances
+be writable, counting a start or promote in flight that will open writes when it ends.
+`legacy_agent=True` gives the agent of the first round (start mode chosen when the
+command begins, `fenced` reported before the fence is applied), which the model must
+be able to catch (tests/unit/ha/test_model_power.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from zenith_operator.api.status import ZenithClusterStatus
-from zenith_operator.ha import persist
+from zenith_operator.ha import persist, timing
 from zenith_operator.ha.decide import decide
 from zenith_operator.ha.model import (
+    LONG_ACTIONS,
     Decision,
     DeletePod,
     Follow,
@@ -38,6 +51,18 @@ from zenith_operator.wire import (
     Role,
 )
 
+# (pollingInterval, unreachableTimeout) pairs a user may switch to at any moment
+TIMERS = [(1.0, 4), (1.0, 30), (2.0, 8), (1.0, 6)]
+
+
+@dataclass
+class Inflight:
+    kind: str  # promote | start | follow | rebuild | stop
+    done_at: float
+    action: object
+    opens_writes: bool = False  # legacy agent: decided when the command began
+    was_active: bool = False
+
 
 @dataclass
 class Node:
@@ -47,10 +72,12 @@ class Node:
     pod: bool = True
     alive: bool = True  # agent + database processes
     reachable: bool = True  # operator -> agent network
+    frozen: bool = False  # the agent process hangs; the database runs on
+    frozen_since: float | None = None
     role: Role = Role.NONE
     running: bool = False
-    fenced: bool = False
-    lease_until: float | None = None
+    fenced: bool = False  # the fence latch: no writes until a promote lifts it
+    lease_until: float | None = None  # agent clock (== simulation clock)
     timeline: int = 0
     data: list[int] = field(default_factory=list)
     upstream: str | None = None
@@ -58,6 +85,13 @@ class Node:
     sync_standby: str | None = None
     initialised: bool = False
     config: int = 0  # the config hash its pod was created with
+    port: int = 0  # the agent port its pod was created with
+    probe_kill: float = 0.0  # worst-case liveness kill of the probe it was created with
+    inflight: Inflight | None = None
+    latency: float = 0.0  # the next command on this agent takes this long
+
+    def lease_valid(self, now: float) -> bool:
+        return self.lease_until is not None and now < self.lease_until
 
     @property
     def writable(self) -> bool:
@@ -82,19 +116,25 @@ class Sim:
         policy: FailoverPolicy = FailoverPolicy.ZERO_DATA_LOSS,
         interval: float = 1.0,
         timeout: int = 4,
+        legacy_agent: bool = False,
     ) -> None:
-        self.nodes = [Node(f"c-{i}", i) for i in range(replicas)]
         self.settings = Settings(
             replicas=replicas,
             polling_interval=interval,
             unreachable_timeout=timeout,
             failover_policy=policy,
         )
+        self.legacy_agent = legacy_agent
+        self.port = 0  # spec.zenithSpec.ports.agent, as an edit counter
+        self.nodes = [Node(f"c-{i}", i) for i in range(replicas)]
+        for n in self.nodes:
+            n.probe_kill = self._probe_kill()
         self.now = 1_000_000.0
         self.status = ZenithClusterStatus()
         self.persisted = ZenithClusterStatus()
         self.started_at = self.now
         self.last_ok: dict[str, float] = {}
+        self.silent_since: dict[str, float] = {}
         self.renewed: float | None = None
         self.acked: list[int] = []
         self.next_write = 1
@@ -105,10 +145,22 @@ class Sim:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
+    def _probe_kill(self) -> float:
+        s = self.settings
+        probe = timing.liveness_timing(int(s.polling_interval), s.unreachable_timeout)
+        return float(probe.worst_case_kill_seconds)
+
     # ------------------------------------------------------------------ faults
     def crash(self, i: int) -> None:
         n = self.nodes[i]
-        n.alive, n.running, n.lease_until = False, False, None
+        n.alive, n.running, n.lease_until, n.inflight = False, False, None, None
+        n.frozen, n.frozen_since = False, None
+
+    def crash_db(self, i: int) -> None:
+        """The database process dies; the agent lives on (and keeps its lease)."""
+        n = self.nodes[i]
+        if n.alive and not n.frozen:
+            n.running = False
 
     def restart(self, i: int) -> None:
         n = self.nodes[i]
@@ -119,6 +171,15 @@ class Sim:
             n.fenced = True  # an active boots fenced: no lease survives a restart
         n.running = n.initialised
 
+    def freeze_agent(self, i: int) -> None:
+        n = self.nodes[i]
+        if n.alive and n.pod and not n.frozen:
+            n.frozen, n.frozen_since = True, self.now
+
+    def slow(self, i: int, seconds: float) -> None:
+        """The next command on agent i takes `seconds` (crash recovery, a long copy)."""
+        self.nodes[i].latency = seconds
+
     def delete_pod(self, i: int) -> None:
         self.crash(i)
         self.nodes[i].pod = False
@@ -126,12 +187,25 @@ class Sim:
     def recreate(self, i: int) -> None:
         n = self.nodes[i]
         if not n.pod:
-            n.pod, n.uid, n.config = True, n.uid + 1, self.config
+            n.pod, n.uid, n.config, n.port = True, n.uid + 1, self.config, self.port
+            n.probe_kill = self._probe_kill()
             self.restart(i)
 
     def change_config(self, i: int = 0) -> None:
         """A ConfigMap edit: the template's hash changes, existing pods keep theirs."""
         self.config += 1
+
+    def set_timers(self, k: int) -> None:
+        """A live edit of pollingInterval / unreachableTimeout (running pods keep their
+        probes)."""
+        interval, timeout = TIMERS[k % len(TIMERS)]
+        self.settings = replace(
+            self.settings, polling_interval=interval, unreachable_timeout=timeout
+        )
+
+    def change_agent_port(self) -> None:
+        """A live edit of ports.agent: pods created before it listen on the old port."""
+        self.port += 1
 
     def partition(self, i: int) -> None:
         self.nodes[i].reachable = False
@@ -143,13 +217,19 @@ class Sim:
         self.status = self.persisted.model_copy(deep=True)
         self.started_at = self.now
         self.last_ok = {}
+        self.silent_since = {}
         self.renewed = None
 
     def heal_all(self) -> None:
-        for i in range(len(self.nodes)):
+        for i, n in enumerate(self.nodes):
             self.heal(i)
+            if n.frozen:
+                self._liveness_kill(n)
+            if n.port != self.port and n.pod:
+                self.delete_pod(i)  # a rollout would replace it; the model just does
             self.recreate(i)
             self.restart(i)
+            n.latency = 0.0
 
     # ------------------------------------------------------------------ physics
     def _streaming(self, s: Node) -> Node | None:
@@ -169,10 +249,65 @@ class Sim:
                 s.data = list(up.data)
                 s.timeline = up.timeline
 
-    def _expire_leases(self) -> None:
+    def _agent_runs(self, n: Node) -> bool:
+        return n.pod and n.alive and not n.frozen
+
+    def _opens_writes(self, n: Node) -> bool:
+        """A start or promote in flight that will make n writable when it completes."""
+        f = n.inflight
+        if f is None or not self._agent_runs(n) or f.kind not in ("start", "promote"):
+            return False
+        if self.legacy_agent:
+            return f.opens_writes
+        return not n.fenced and n.lease_valid(self.now) and n.role == Role.ACTIVE
+
+    def _check(self, what: str) -> None:
+        writers = [n.name for n in self.nodes if n.writable or self._opens_writes(n)]
+        if len(writers) > 1:
+            raise SafetyViolation(f"two writable ({what}): {writers}")
+
+    def _lease_ends(self, n: Node) -> None:
+        """The agent's watcher at the end of its lease."""
+        if self.legacy_agent and n.inflight is not None:
+            n.fenced = True  # reported at once; the real fence waits for the command
+            return
+        if n.inflight is not None and n.inflight.kind in ("start", "promote"):
+            n.inflight, n.running = None, False  # killed: it must not open writes
+        n.fenced = True
+
+    def _liveness_kill(self, n: Node) -> None:
+        """The kubelet kills the hung container and starts it again (same pod)."""
+        self.crash(n.ordinal)
+        self.restart(n.ordinal)
+
+    def _next_event(self, until: float) -> tuple[float, str, Node] | None:
+        events: list[tuple[float, str, Node]] = []
         for n in self.nodes:
-            if n.role == Role.ACTIVE and n.lease_until is not None and self.now > n.lease_until:
-                n.fenced = True
+            if not (n.pod and n.alive):
+                continue
+            if n.frozen and n.frozen_since is not None:
+                events.append((n.frozen_since + n.probe_kill, "kill", n))
+                continue
+            if n.inflight is not None:
+                events.append((n.inflight.done_at, "done", n))
+            if n.role == Role.ACTIVE and n.lease_until is not None and not n.fenced:
+                events.append((n.lease_until, "lease", n))
+        due = [e for e in events if e[0] <= until]
+        return min(due, key=lambda e: (e[0], e[1])) if due else None
+
+    def _advance(self, until: float) -> None:
+        while (event := self._next_event(until)) is not None:
+            at, kind, n = event
+            self.now = max(self.now, at)
+            if kind == "kill":
+                self._liveness_kill(n)
+            elif kind == "lease":
+                self._lease_ends(n)
+            else:
+                self._complete(n)
+            self._replicate()
+            self._check(f"{kind} of {n.name} at {at:.1f}")
+        self.now = until
 
     def _write(self) -> None:
         writers = [n for n in self.nodes if n.writable]
@@ -208,25 +343,39 @@ class Sim:
             peers=peers,
             receiving=self._streaming(n) is not None,
         )
+        busy = n.inflight.kind if n.inflight is not None else None
+        if n.running:
+            database = DatabaseState.RUNNING
+        elif busy in ("start", "promote"):
+            database = DatabaseState.STARTING
+        else:
+            database = DatabaseState.STOPPED
         return AgentStatus(
             pod=n.name,
             role=n.role,
-            database=DatabaseState.RUNNING if n.running else DatabaseState.STOPPED,
+            database=database,
             fenced=n.fenced,
             timeline=n.timeline if n.initialised else None,
             position=len(n.data) if n.initialised else None,
             replication=repl,
             lease_remaining=None,
+            busy=busy,
             agent_version="sim",
             engine="sim",
         )
 
+    def _answers(self, n: Node) -> bool:
+        return self._agent_runs(n) and n.reachable and n.port == self.port
+
     def observe(self) -> Observations:
         out = []
         for n in self.nodes:
-            ok = n.pod and n.alive and n.reachable
+            ok = self._answers(n)
             if ok:
                 self.last_ok[n.name] = self.now
+                self.silent_since.pop(n.name, None)
+            elif n.pod:
+                self.silent_since.setdefault(n.name, self.now)
             out.append(
                 InstanceObservation(
                     name=n.name,
@@ -237,6 +386,8 @@ class Sim:
                     error=None if ok else "unreachable",
                     last_ok=self.last_ok.get(n.name),
                     config_hash=f"h{n.config}" if n.pod else None,
+                    silent_since=self.silent_since.get(n.name),
+                    liveness_kill_seconds=n.probe_kill if n.pod else None,
                 )
             )
         return Observations(
@@ -249,7 +400,9 @@ class Sim:
 
     # ------------------------------------------------------------------ actions
     def _check_promotion(self, target: Node) -> None:
-        others = [n for n in self.nodes if n is not target and n.writable]
+        others = [
+            n for n in self.nodes if n is not target and (n.writable or self._opens_writes(n))
+        ]
         if others:
             raise SafetyViolation(f"promoting {target.name} while {others[0].name} is writable")
         if self.settings.failover_policy == FailoverPolicy.ZERO_DATA_LOSS:
@@ -270,25 +423,54 @@ class Sim:
                 if target.pod and a.uid == f"{target.name}-{target.uid}":
                     self.delete_pod(target.ordinal)
                 continue
-            if not (target.pod and target.alive and target.reachable):
+            if not self._answers(target):
                 continue
-            self._command(a, target)
+            if isinstance(a, RenewLease | SetReplication):
+                self._command(a, target)  # never takes the command lock
+            elif isinstance(a, LONG_ACTIONS) and target.inflight is None:
+                self._begin(a, target)  # (a busy agent refuses: 503)
 
-    def _command(self, a: object, t: Node) -> None:
+    def _begin(self, a: object, t: Node) -> None:
+        kind = type(a).__name__.lower()
+        if isinstance(a, Promote):
+            t.lease_until = self.now + a.lease_ttl  # granted first, as the agent does
+            if t.writable:
+                return
+        if isinstance(a, Follow | Rebuild) and t.writable:
+            return  # the agent refuses (409)
+        opens = isinstance(a, Promote) or (
+            isinstance(a, Start) and t.role == Role.ACTIVE and not t.fenced
+            and t.lease_valid(self.now)
+        )  # fmt: skip
+        was_active = t.role == Role.ACTIVE
+        if isinstance(a, Promote):
+            t.role, t.fenced = Role.ACTIVE, False  # the latch is lifted as the promote begins
+        t.inflight = Inflight(kind, self.now + t.latency, a, opens, was_active)
+        t.latency = 0.0
+        self._check(f"{kind} sent to {t.name}")
+        if t.inflight.done_at <= self.now:
+            self._complete(t)
+
+    def _complete(self, t: Node) -> None:
+        f = t.inflight
+        assert f is not None
+        t.inflight = None
+        self._command(f.action, t, opens=f.opens_writes, was_active=f.was_active)
+
+    def _command(self, a: object, t: Node, opens: bool = False, was_active: bool = False) -> None:
         if isinstance(a, RenewLease):
             if t.role == Role.ACTIVE:
                 t.lease_until = self.now + a.ttl
         elif isinstance(a, Promote):
-            if t.writable:
-                t.lease_until = self.now + a.lease_ttl
+            if not self.legacy_agent and not t.lease_valid(self.now):
+                t.fenced = True
                 return
             self._check_promotion(t)
             if not t.initialised:
                 t.initialised, t.timeline = True, 1
-            elif t.role != Role.ACTIVE:
+            elif not was_active:
                 t.timeline = max(n.timeline for n in self.nodes) + 1
             t.role, t.fenced, t.running, t.upstream = Role.ACTIVE, False, True, None
-            t.lease_until = self.now + a.lease_ttl
             t.mode, t.sync_standby = "async", None
         elif isinstance(a, Follow | Rebuild):
             if t.writable:
@@ -313,14 +495,21 @@ class Sim:
             t.running = False
         elif isinstance(a, Start):
             t.running = t.initialised
+            writable_start = opens if self.legacy_agent else self._opens_now(t)
+            if t.role == Role.ACTIVE and t.running and not writable_start:
+                t.fenced = True  # started read-only
+            if writable_start and t.running:
+                self._check(f"{t.name} completes a writable start")
+
+    def _opens_now(self, t: Node) -> bool:
+        return t.role == Role.ACTIVE and not t.fenced and t.lease_valid(self.now)
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> Decision:
-        self.now += self.settings.polling_interval
+        self._advance(self.now + self.settings.polling_interval)
         for n in self.nodes:  # the StatefulSet controller recreates deleted pods
             if not n.pod:
                 self.recreate(n.ordinal)
-        self._expire_leases()
         self._replicate()
         d = decide(self.status, self.observe(), self.now)
         if persist.changed(self.persisted, d.status):
@@ -328,9 +517,10 @@ class Sim:
         self.status = d.status
         self.apply(d)
         self._replicate()
+        self._check("after the decision")
         self._write()
         self.decision = d
-        self.log.append(f"{self.now:.0f} {d.state.value}: {d.reason}")
+        self.log.append(f"{self.now:.1f} {d.state.value}: {d.reason}")
         return d
 
     def run_until_normal(self, limit: int) -> bool:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from ha_factories import T0, inst, pair_normal
 
 from zenith_operator.api.status import Condition, ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
 from zenith_operator.controller.executor import status_patch
+from zenith_operator.controller.ha_loop import next_interval
+from zenith_operator.ha.decide import decide
 from zenith_operator.wire import AgentStatus, DatabaseState, Role
 
 
@@ -124,3 +128,13 @@ async def test_agent_client_never_raises(kind: str) -> None:
         assert result.error == "HTTP 401 Unauthorized: bad token"
     if kind == "timeout":
         assert "timeout" in result.error
+
+
+def test_the_loop_polls_faster_while_something_is_wrong() -> None:
+    """Issue 16 item 4: a restarted agent is noticed within a fraction of the interval."""
+    old, obs = pair_normal()
+    calm = decide(old, obs, T0)
+    assert next_interval(1.0, calm, obs) == 1.0
+    silent = replace(obs, instances=(obs.instances[0], inst("c-1", None, error="timeout")))
+    assert next_interval(1.0, decide(old, silent, T0), silent) == 0.25
+    assert next_interval(10.0, decide(old, silent, T0), silent) == 2.5

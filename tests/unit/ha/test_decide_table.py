@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from ha_factories import (
@@ -38,11 +38,12 @@ from zenith_operator.ha.model import (
     Start,
     Stop,
 )
+from zenith_operator.ha.plan import Plan
 from zenith_operator.ha.states import FailoverPolicy, State
 from zenith_operator.wire import DatabaseState, Role
 
-TTL = timing.lease_ttl(TIMEOUT)
-NOT_BEFORE = timing.promotion_not_before(T0 - 10, TIMEOUT) - T0  # seconds after T0
+TTL = timing.lease_ttl(TIMEOUT, 10)
+NOT_BEFORE = timing.promotion_not_before(T0 - 10, TTL) - T0  # seconds after T0
 
 
 @dataclass
@@ -215,7 +216,54 @@ CASES = [
         ),
         State.STANDBY_DOWN,
         "c-1 is down (timeout)",
-        has=[DeletePod(B, "uid-c-1")],
+        has=[DeletePod(B, "uid-c-1", grace=1)],
+    ),
+    Case(
+        "Normal -> StandbyDown: a silent standby the walsender still lists as streaming",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT, error="timeout", label="standby"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout) although c-0 still lists it as streaming",
+        has=[SetReplication(A, "async", None), RenewLease(A, TTL), LabelPod(B, "none")],
+    ),
+    Case(
+        "Normal: a standby silent for less than unreachableTimeout, streaming in sync",
+        _normal_status(),
+        observe(
+            inst(A, active_report(), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT + 1, error="timeout", label="standby"),
+        ),
+        State.NORMAL,
+        "c-1 streams in sync",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a silent standby is not switched back to sync while it streams",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(mode="async", sync=False, lag=0), label="active"),
+            inst(B, None, last_ok=T0 - TIMEOUT - 5, error="timeout"),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is down (timeout)",
+        lacks=[SetReplication],
+    ),
+    Case(
+        "StandbyDown: a recreated standby pod gets its own start-up grace (silence per uid)",
+        status(State.STANDBY_DOWN, degraded=True, mode="async", in_sync=False),
+        observe(
+            inst(A, active_report(streaming=False, mode="async"), label="active"),
+            replace(
+                inst(B, None, last_ok=None, uid="uid-new", error="connection refused"),
+                seen_since=T0 - 1,
+            ),
+        ),
+        State.STANDBY_DOWN,
+        "c-1 is not streaming and has not answered for 1s",
+        lacks=[DeletePod],
     ),
     Case(
         "StandbyDown -> StandbyPartiallyStarting: standby rebuilding",
@@ -295,19 +343,28 @@ CASES = [
     ),
     # ---------------------------------------------------------------- ActiveDown / Failover
     Case(
-        "Normal -> ActiveDown: active unreachable past unreachableTimeout",
+        "Normal -> Failover at once: active silent past unreachableTimeout, its lease over",
+        status(State.NORMAL, renewal=T0 - 31),
+        active_unreachable_for(31),
+        State.FAILOVER,
+        "failing over to the in-sync standby c-1",
+        has=[Promote(B, TTL)],
+        lacks=[RenewLease],
+    ),
+    Case(
+        "Normal -> Failover: active silent past unreachableTimeout, promotion waits for its lease",
         _normal_status(),
         active_unreachable_for(31),
-        State.ACTIVE_DOWN,
-        "c-0 is down (timeout)",
+        State.FAILOVER,
+        "c-0 is unreachable and its lease may last 19.5s more",
         lacks=[Promote, RenewLease],
     ),
     Case(
-        "ActiveDown -> Failover: intent recorded, no promotion in the same cycle",
+        "ActiveDown -> Failover: intent recorded, promotion waits for the lease",
         status(State.ACTIVE_DOWN, since=T0 - 2),
         active_unreachable_for(33),
         State.FAILOVER,
-        "failing over to the in-sync standby c-1",
+        "its lease may last 19.5s more",
         lacks=[Promote],
     ),
     Case(
@@ -354,10 +411,10 @@ CASES = [
     ),
     Case(
         "Failover waits for the old active's lease",
-        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 30),
+        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 28),
         active_unreachable_for(31),
         State.FAILOVER,
-        "c-0 is unreachable and its lease may last 2.0s more",
+        "c-0 is unreachable and its lease may last 1.5s more",
         lacks=[Promote],
     ),
     Case(
@@ -369,12 +426,20 @@ CASES = [
         has=[Promote(B, TTL)],
     ),
     Case(
-        "Failover: a restarted operator assumes a renewal at its start",
+        "Failover: a restarted operator without a recorded renewal assumes one at its start",
+        status(State.FAILOVER, pending=pending("Failover", B, A), renewal=None),
+        active_unreachable_for(100, started_at=T0 - 5),
+        State.FAILOVER,
+        "its lease may last 24.5s more",
+        lacks=[Promote],
+    ),
+    Case(
+        "Failover: a restarted operator trusts the renewal recorded in a no-lease state",
         status(State.FAILOVER, pending=pending("Failover", B, A), renewal=T0 - 100),
         active_unreachable_for(100, started_at=T0 - 5),
         State.FAILOVER,
-        "its lease may last 27.0s more",
-        lacks=[Promote],
+        "failover: promoting c-1",
+        has=[Promote(B, TTL)],
     ),
     Case(
         "Failover: old active pod replaced (uid changed) is known dead, no lease wait",
@@ -476,7 +541,7 @@ CASES = [
     ),
     Case(
         "BothDown: only the in-sync standby returns -> failover",
-        status(State.BOTH_DOWN, since=T0 - 50),
+        status(State.BOTH_DOWN, since=T0 - 50, renewal=T0 - 90),
         observe(inst(A, None, last_ok=T0 - 90), inst(B, standby_report(receiving=False))),
         State.FAILOVER,
         "failing over to the in-sync standby c-1",
@@ -669,7 +734,7 @@ CASES = [
         observe(inst(A, None, last_ok=T0 - 61)),
         State.ACTIVE_DOWN,
         "c-0 is down",
-        has=[DeletePod(A, "uid-c-0")],
+        has=[DeletePod(A, "uid-c-0", grace=1)],
     ),
     Case(
         "single: Failed after 3 pod restarts",
@@ -708,3 +773,34 @@ def test_decide(case: Case) -> None:
     promoted = {a.pod for a in d.actions if isinstance(a, Promote)}
     renewed = {a.pod for a in d.actions if isinstance(a, RenewLease)}
     assert len(promoted | renewed) <= 1, "two instances told to be active"
+
+
+def test_restarted_operator_counts_a_recorded_promote_attempt_as_a_grant() -> None:
+    """A promote sent by the previous operator process grants a lease on receipt."""
+    st = status(
+        State.ACTIVE_DOWN,
+        pending=pending("Initialize", A, attempts=1, last=T0 - 3),
+        renewal=T0 - 100,
+    )
+    plan = Plan(st, active_unreachable_for(100, started_at=T0 - 1), T0)
+    assert plan.effective_renewal(A) == T0 - 3 + timing.GRANT_DELAY_SECONDS
+    assert plan.effective_renewal(B) == T0 - 100  # trusted: ActiveDown grants no lease
+    restarted = active_unreachable_for(100, started_at=T0 - 1)
+    normal = Plan(status(State.NORMAL, renewal=T0 - 100), restarted, T0)
+    assert normal.effective_renewal(A) == T0 - 1  # Normal renews without writing: unknown
+
+
+def test_a_re_promoted_active_makes_the_standby_out_of_sync_first() -> None:
+    """The active restarts async: commits it acknowledges are not on the standby. The
+    standby must be recorded out of sync before the command, or a second failure of the
+    active would promote it and lose those commits (seen in the freeze-twice scenario)."""
+    fenced = agent(A, Role.ACTIVE, DatabaseState.RUNNING, fenced=True)
+    old = status(State.ACTIVE_DOWN, since=T0 - 3, renewal=T0 - 60)
+    d = decide(old, observe(inst(A, fenced), inst(B, standby_report(receiving=False))), T0)
+    assert Promote(A, TTL) in d.actions
+    record = d.status.instance(B)
+    assert record is not None and not record.in_sync and d.status.replication_degraded
+    # the re-promoted active dies before the operator saw it serve: no failover
+    later = decide(d.status, active_unreachable_for(TIMEOUT + 1), T0 + TIMEOUT + 5)
+    assert not [a for a in later.actions if isinstance(a, Promote)]
+    assert later.status.pending_action is None or later.status.pending_action.kind != "Failover"

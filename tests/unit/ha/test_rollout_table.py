@@ -136,7 +136,7 @@ def test_rollout_does_not_start_outside_normal() -> None:
         )
     )
     d = decide(status(State.NORMAL), obs, T0)
-    assert d.state == State.ACTIVE_DOWN and not deletes(d) and d.status.rollout is None
+    assert d.state == State.FAILOVER and not deletes(d) and d.status.rollout is None
 
 
 def test_standby_pod_deleted_once_per_incarnation() -> None:

@@ -13,13 +13,14 @@ import os
 import shlex
 import signal
 import string
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from zenith_operator.agent.config import AgentConfig, CommandTemplates
-from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode, db_settings
+from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode, always, db_settings
 from zenith_operator.wire import (
     DatabaseState,
     PeerAddress,
@@ -95,6 +96,8 @@ class CommandEngine:
                     f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(PLACEHOLDERS))})"
                 )
         self.timeout = config.file.command_timeout
+        self.writable_guard: Callable[[], bool] = always
+        self._current: asyncio.subprocess.Process | None = None  # the command running now
         self._running = False
         self._mode: RunMode | None = None
         self._upstream: PeerAddress | None = None
@@ -129,6 +132,7 @@ class CommandEngine:
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # so a timeout kills the whole pipeline
         )
+        self._current = proc
         try:
             limit = timeout or self.timeout
             out, err = await asyncio.wait_for(proc.communicate(), limit)
@@ -137,6 +141,8 @@ class CommandEngine:
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             raise EngineError(f"{op} command timed out after {limit:.0f}s") from None
+        finally:
+            self._current = None
         if proc.returncode != 0:
             tail = " ".join(err.decode(errors="replace").strip().splitlines()[-3:])
             raise EngineError(f"{op} command exited {proc.returncode}: {tail}")
@@ -152,6 +158,9 @@ class CommandEngine:
 
     def running(self) -> bool:
         return self._running
+
+    def writable(self) -> bool:
+        return self._running and self._mode == RunMode.WRITABLE
 
     def config_hash(self) -> str | None:
         if self._config_hash is None:
@@ -170,6 +179,8 @@ class CommandEngine:
             raise EngineError("standby start needs an upstream")
         if self._running and self._mode == mode and self._upstream == upstream:
             return
+        if mode == RunMode.WRITABLE and not self.writable_guard():
+            raise EngineError("the lease ended: not starting the database writable")
         self._config_hash = db_settings(self.config.config_dir)[1]
         await self._run(
             "start",
@@ -180,6 +191,9 @@ class CommandEngine:
             peer_name=(upstream.name or "") if upstream else "",
         )
         self._running, self._mode, self._upstream = True, mode, upstream
+        if mode == RunMode.WRITABLE and not self.writable_guard():
+            await self.fence()  # the start outlived the lease: take the writes back now
+            raise EngineError("the lease ended while the database started: fenced it")
 
     async def stop(self) -> None:
         if not self._running:
@@ -198,9 +212,20 @@ class CommandEngine:
         elif self._running:
             await self.stop()
 
+    def kill(self) -> bool:
+        """Kill the command in flight (a start or promote must not complete); whether the
+        database itself still accepts writes only the `fence` command can settle."""
+        proc = self._current
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        return not self._running
+
     async def promote(self) -> None:
         if not self._running:
             await self.start(RunMode.READ_ONLY)
+        if not self.writable_guard():
+            raise EngineError("the lease ended: not promoting")
         await self._run("promote", self.commands.promote)
         self._mode, self._upstream = RunMode.WRITABLE, None
 

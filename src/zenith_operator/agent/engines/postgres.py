@@ -29,7 +29,7 @@ import shutil
 import signal
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,13 @@ import structlog
 from psycopg import sql
 
 from zenith_operator.agent.config import AgentConfig
-from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode, db_settings
+from zenith_operator.agent.engine import (
+    EngineError,
+    EngineStatus,
+    RunMode,
+    always,
+    db_settings,
+)
 from zenith_operator.wire import (
     DatabaseState,
     PeerAddress,
@@ -127,6 +133,7 @@ class PostgresEngine:
         self.conf = self.root / "conf"
         self.run_dir = self.root / "run"
         self._proc: asyncio.subprocess.Process | None = None
+        self.writable_guard: Callable[[], bool] = always
         self._mode: RunMode | None = None
         self._upstream: PeerAddress | None = None
         self._expect_exit = False
@@ -285,6 +292,10 @@ class PostgresEngine:
             "wal_keep_size = '512MB'\n"
             f"synchronous_commit = {self.config.file.synchronous_commit}\n"
             "recovery_target_timeline = 'latest'\n"
+            # crash recovery syncs the data directory with one syncfs() instead of an
+            # fsync per file: a liveness-killed active is back seconds sooner
+            "recovery_init_sync_method = syncfs\n"
+            f"{self._replication_timeouts()}"
             "password_encryption = 'scram-sha-256'\n"
             f"include_if_exists = {_quote(str(self.conf / 'db.conf'))}\n"
             f"include = {_quote(str(self.conf / 'instance.conf'))}\n",
@@ -297,6 +308,14 @@ class PostgresEngine:
             ]
         self._write(self.conf / "pg_hba.conf", "\n".join(hba) + "\n")
         self._write_instance_conf()
+
+    def _replication_timeouts(self) -> str:
+        """wal_sender/receiver_timeout = unreachableTimeout: a hung peer's connection is
+        dropped about when the operator counts it down, not after PostgreSQL's 60 s."""
+        t = self.config.unreachable_timeout
+        if t is None:
+            return ""
+        return f"wal_sender_timeout = '{t}s'\nwal_receiver_timeout = '{t}s'\n"
 
     def _write_instance_conf(self) -> None:
         lines = [
@@ -399,16 +418,24 @@ class PostgresEngine:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    def writable(self) -> bool:
+        return self.running() and self._mode == RunMode.WRITABLE
+
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
         if proc is self._proc and not self._expect_exit:
             self._crashed = f"postgres exited unexpectedly with code {code}"
             log.error("postgres exited", code=code)
 
+    def _lease_ended(self) -> bool:
+        return self._mode == RunMode.WRITABLE and not self.writable_guard()
+
     async def _spawn(self) -> None:
         # postmaster.pid stays: a new postmaster reads it to remove the shared memory
         # of a crashed predecessor (strays are dead, so the lock is stale).
         await self._kill_strays()
+        if self._lease_ended():
+            raise EngineError("the lease ended: not starting the database writable")
         self._expect_exit = False
         self._crashed = None
         self._proc = await asyncio.create_subprocess_exec(
@@ -424,6 +451,9 @@ class PostgresEngine:
         deadline = time.monotonic() + START_TIMEOUT
         last = ""
         while time.monotonic() < deadline:
+            if self._lease_ended():  # crash recovery outlived the lease: never open writes
+                self.kill()
+                raise EngineError("the lease ended while the database started: killed it")
             if self._proc.returncode is not None:
                 raise EngineError(f"postgres exited with code {self._proc.returncode} on start")
             try:
@@ -542,6 +572,21 @@ class PostgresEngine:
     async def stop(self) -> None:
         await self._terminate(STOP_TIMEOUT)
 
+    def kill(self) -> bool:
+        """SIGKILL the postmaster and every process in PGDATA, without waiting: a
+        killed postmaster's backends accept no new transaction."""
+        proc = self._proc
+        self._expect_exit = True
+        pids = self._strays()
+        if proc is not None and proc.returncode is None:
+            pids.append(proc.pid)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            log.warning("database killed", pids=pids)
+        return True
+
     async def fence(self) -> None:
         """Fast-shutdown (immediate after fence_grace) and restart in recovery, no upstream.
 
@@ -568,6 +613,8 @@ class PostgresEngine:
             await self.start(RunMode.READ_ONLY)
         rows = await self._query("SELECT pg_is_in_recovery()")
         if rows[0][0]:
+            if not self.writable_guard():
+                raise EngineError("the lease ended: not promoting")
             rows = await self._query("SELECT pg_promote(true, 60)")
             if not rows[0][0]:
                 raise EngineError("pg_promote did not finish within 60s")
