@@ -13,10 +13,11 @@ from .conftest import poll, raw
 
 
 def _create(core: client.CoreV1Api, ns: str, name: str, **spec: Any) -> Any:
+    # Unscheduled (no such scheduler): deleted at once with its namespace, no kubelet needed.
     body = {
         "metadata": {"name": name},
         "spec": {
-            "nodeName": "zconf-no-such-node",
+            "schedulerName": "zconf-none",
             "containers": [{"name": "c", "image": "i:1"}],
             **spec,
         },

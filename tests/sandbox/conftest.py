@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import NAMESPACES
+from sandbox_helpers import NAMESPACES, eventually
 
 from zenith_operator.sandbox.apiserver import ApiServer
 from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.runtime.kube import Kube
+from zenith_operator.sandbox.runtime.kube import NODES, Kube
+from zenith_operator.sandbox.runtime.main import api_client
 
 _counter = itertools.count()
 REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")
@@ -54,6 +55,9 @@ def sandbox(module_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -
         runtime_args=RUNTIME_ARGS if REAL_KUBECONFIG else (),
     ) as sb:
         yield sb
+    if REAL_KUBECONFIG:  # a shared server: do not leave the stopped runtime's Node behind
+        with contextlib.suppress(Exception):
+            Kube(api_client(str(module_kubeconfig))).delete(NODES, None, "sandbox-node")
 
 
 @pytest.fixture
@@ -70,3 +74,7 @@ def ns(kube: Kube) -> Iterator[str]:
     yield name
     with contextlib.suppress(Exception):  # best effort: the runtime finishes the pods
         kube.delete(NAMESPACES, None, name)
+        if REAL_KUBECONFIG:
+            # a real namespace controller is slower: wait while the runtime still runs to
+            # finish the pods, or the module's last namespace stays Terminating for good
+            eventually(lambda: kube.get(NAMESPACES, None, name) is None, 120, "ns deleted")

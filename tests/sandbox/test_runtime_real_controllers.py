@@ -99,3 +99,19 @@ def test_fault_cli_takes_a_kubeconfig(
     argv = ["delete-pod", "victim", "-n", ns, "--grace", "0", "--state-dir", str(tmp_path)]
     assert faults.main([*argv, "--kubeconfig", str(sandbox.kubeconfig)]) == 0
     eventually(lambda: kube.get(PODS, ns, "victim") is None, what="the pod deleted")
+
+
+def test_a_bound_pv_whose_claim_is_gone_is_released_then_deleted(
+    kube: Kube, ns: str, tmp_path: Path
+) -> None:
+    """Without a PV controller: a real pv-protection controller frees a PV only once it is
+    no longer Bound, so the runtime marks it Released before deleting it."""
+    node = Node(kube, "sandbox-node", tmp_path)
+    name = f"pvc-{ns}-b"
+    path = node.volumes_dir / name
+    path.mkdir(parents=True)
+    kube.create(PVS, None, _provisioned_pv(name, path))
+    kube.patch(PVS, None, name, {"status": {"phase": "Bound"}}, "status")
+    asyncio.run(node.provision([], [kube.get(PVS, None, name)]))  # type: ignore[list-item]
+    eventually(lambda: kube.get(PVS, None, name) is None, what="the PV deleted")
+    assert not path.exists()

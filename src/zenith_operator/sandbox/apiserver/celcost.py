@@ -132,9 +132,10 @@ def _element(s: Schema | None) -> Schema | None:
 class Estimator:
     """Walks a cel-python parse tree with the schema of `self` (and `oldSelf`)."""
 
-    def __init__(self, schema: Schema, root: bool) -> None:
+    def __init__(self, schema: Schema, root: bool, source: str = "") -> None:
         self.self_schema = _with_meta(schema) if root else schema
         self.scopes: list[dict[str, Est]] = []
+        self.source = source
 
     def estimate(self, tree: Tree[Any]) -> Est:
         return self._expr(tree)
@@ -194,11 +195,17 @@ class Estimator:
         if target.typed and target.schema is not None:
             props = target.schema.get("properties") or {}
             if name not in props:
-                col = getattr(field, "column", 1) - 1
-                raise CompileError(f"ERROR: <input>:1:{col}: undefined field '{name}'")
+                raise CompileError(self._located(field, f"undefined field '{name}'"))
             return _from_schema(props[name], target.cost + 1)
         sub = _element(target.schema)
         return _from_schema(sub, target.cost + (1 if target.schema is not None else 0))
+
+    def _located(self, field: Any, message: str) -> str:
+        """cel-go's error: position of the `.` before `field`, then the source and a caret."""
+        line = getattr(field, "line", 1)
+        col = getattr(field, "column", 2) - 1
+        text = self.source.splitlines()[line - 1] if self.source else ""
+        return f"ERROR: <input>:{line}:{col}: {message}\n | {text}\n | {'.' * (col - 1)}^"
 
     def _operator(self, op_tree: Any, rhs_tree: Any) -> Est:
         op = op_tree.data if isinstance(op_tree, Tree) else ""
@@ -419,7 +426,7 @@ def _rule_cost(
         return None
     try:
         tree = cel.parse(expr)
-        return Estimator(s, root).estimate(tree).cost
+        return Estimator(s, root, expr).estimate(tree).cost
     except CompileError as e:
         errs.append(FieldError("invalid", where, _internal(rule), f"compilation failed: {e}"))
         return None

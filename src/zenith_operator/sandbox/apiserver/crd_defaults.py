@@ -11,6 +11,7 @@ child fails with `no such key`. Rules run twice, as with CRDValidationRatcheting
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from . import schema
@@ -47,14 +48,23 @@ def _check(s: Schema, where: str) -> list[FieldError]:
     if pruned(s, copy.deepcopy(value)) != value:
         errs.append(FieldError("invalid", where, value, "must not have unknown fields"))
     value_errs: list[FieldError] = []
-    schema.validate(without_rules(s), value, where, value_errs)
+    # kube-openapi names fields relative to the default ("<nil> in body" at its root:
+    # ` in body should be ...`); the error's field carries the full path.
+    schema.validate(without_rules(s), value, "", value_errs)
     if value_errs:
-        return errs + value_errs
+        return errs + [_under(where, e) for e in value_errs]
     cel_errs: list[FieldError] = []
     schema.validate(s, value, where, cel_errs, value, True)
     if not cel_errs:
         schema.validate(s, value, where, cel_errs)
     return errs + cel_errs
+
+
+def _under(where: str, err: FieldError) -> FieldError:
+    if not err.field:
+        return dataclasses.replace(err, field=where)
+    sep = "" if err.field.startswith("[") else "."
+    return dataclasses.replace(err, field=f"{where}{sep}{err.field}")
 
 
 def pruned(s: Any, value: Any) -> Any:

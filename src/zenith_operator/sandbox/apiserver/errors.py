@@ -39,7 +39,13 @@ def go_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) and not value.is_integer() else str(value)
-    return json.dumps(value, separators=(",", ":"))
+    return go_json(value)
+
+
+def go_json(value: Any) -> str:
+    """Go's json.Marshal: compact, UTF-8, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @dataclass(frozen=True)

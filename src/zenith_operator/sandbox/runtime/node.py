@@ -352,23 +352,21 @@ class Node:
             # provisioner (us) to delete it: reclaim Bound and Released PVs alike.
             if phase not in ("Bound", "Released"):
                 continue
-            # the claim is gone: Delete policy -> remove; Retain -> Released
+            # The claim is gone: Released first (as the PV controller does; a real
+            # pv-protection controller keeps a Bound PV's finalizer forever), then
+            # Delete policy -> remove the PV and its directory; Retain -> stays Released.
+            name = pv["metadata"]["name"]
+            if phase == "Bound":
+                await asyncio.to_thread(
+                    self.kube.patch, PVS, None, name, {"status": {"phase": "Released"}}, "status"
+                )
             if (
                 spec.get("persistentVolumeReclaimPolicy") == "Delete"
                 and (pv["metadata"].get("annotations") or {}).get(PROVISIONER_ANNOTATION)
                 == PROVISIONER
             ):
                 host = self.host_dir(pv)
-                log.info("deleting pv %s (claim gone)", pv["metadata"]["name"])
-                await asyncio.to_thread(self.kube.delete, PVS, None, pv["metadata"]["name"])
+                log.info("deleting pv %s (claim gone)", name)
+                await asyncio.to_thread(self.kube.delete, PVS, None, name)
                 if host is not None:
                     shutil.rmtree(host, ignore_errors=True)
-            elif phase == "Bound":
-                await asyncio.to_thread(
-                    self.kube.patch,
-                    PVS,
-                    None,
-                    pv["metadata"]["name"],
-                    {"status": {"phase": "Released"}},
-                    "status",
-                )
