@@ -22,6 +22,7 @@ from .gc import Collector
 from .protection import StorageProtection
 from .resources import Registry
 from .rest import Api, Ctx
+from .rootca import RootCAPublisher
 from .rules import RULES
 from .server import App
 from .storage import Store
@@ -54,6 +55,7 @@ class ApiServer:
         self.endpoints = EndpointsController(self.api)
         if storage_protection:  # pvc-protection / pv-protection finalizers, as kube adds
             self.protection = StorageProtection(self.api)
+        self.root_ca = RootCAPublisher(self.api)  # kube-root-ca.crt in every namespace
         self.app = App(self.api, bookmark_interval)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
