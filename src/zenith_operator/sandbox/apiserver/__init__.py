@@ -43,6 +43,7 @@ class ApiServer:
         history_size: int = 1000,
         bookmark_interval: float = 60.0,
         storage_protection: bool = True,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -56,7 +57,8 @@ class ApiServer:
         if storage_protection:  # pvc-protection / pv-protection finalizers, as kube adds
             self.protection = StorageProtection(self.api)
         self.root_ca = RootCAPublisher(self.api)  # kube-root-ca.crt in every namespace
-        self.app = App(self.api, bookmark_interval)
+        # tokens: static bearer token -> user name (RBAC applies); other tokens are admin
+        self.app = App(self.api, bookmark_interval, tokens)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
