@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client import ApiClient
 
-from .conftest import poll, raw, statefulset
+from zenith_operator.sandbox.apiserver import ApiServer
+
+from .conftest import REAL, poll, raw, statefulset
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
@@ -169,3 +172,38 @@ def test_token_dies_with_its_service_account(
         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
     )
     assert status == 404 and body["message"] == 'serviceaccounts "robot" not found'
+
+
+@pytest.mark.skipif(REAL is not None, reason="inspects the emulator's static tokens")
+def test_emulator_static_tokens_and_groups(tmp_path: Path) -> None:
+    srv = ApiServer(tokens={"jane-token": "jane"})
+    srv.start()
+    admin = config.new_client_from_config(str(srv.write_kubeconfig(tmp_path / "kc")))
+    jane = _as_token(admin, "jane-token")
+    stale = _as_token(admin, "zenith-sa.issued-by-an-earlier-run")
+    try:
+        status, body = raw(jane, "GET", "/api/v1/namespaces/default/pods")
+        assert status == 403
+        assert body["message"] == (
+            'pods is forbidden: User "jane" cannot list resource "pods" in API group "" in '
+            'the namespace "default"'
+        )
+        role = {
+            "metadata": {"name": "pod-reader"},
+            "rules": [{"apiGroups": ["*"], "resources": ["pods", "*/status"], "verbs": ["*"]}],
+        }
+        binding = {
+            "metadata": {"name": "everyone-reads-pods"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "pod-reader"},
+            "subjects": [{"kind": "Group", "name": "system:authenticated"}],
+        }  # fmt: skip
+        assert raw(admin, "POST", f"{RBAC}/clusterroles", role)[0] == 201
+        assert raw(admin, "POST", f"{RBAC}/clusterrolebindings", binding)[0] == 201
+        assert raw(jane, "GET", "/api/v1/namespaces/default/pods")[0] == 200
+        assert raw(jane, "GET", "/api/v1/namespaces/default/configmaps")[0] == 403
+        assert raw(stale, "GET", "/api/v1/namespaces/default/pods")[0] == 401
+    finally:
+        for c in (jane, stale, admin):
+            c.close()
+        srv.stop()
