@@ -54,13 +54,16 @@ def raw(
         return status, data.decode() if isinstance(data, bytes) else data
 
 
-ROOT_CA = "kube-root-ca.crt"  # every namespace has it (KCM's root-ca-cert-publisher)
+ROOT_CA = "kube-root-ca.crt"  # in every namespace (KCM's root-ca-cert-publisher)
+# ConfigMaps controllers publish in every namespace, soon (not at once) after its creation:
+# the root CA and, on OpenShift's fork of kube-controller-manager, the service CA.
+PUBLISHED = frozenset({ROOT_CA, "openshift-service-ca.crt"})
 
 
 def names(items: list[Any]) -> list[str]:
-    """Names of listed objects (dicts or client models), without the root CA ConfigMap."""
+    """Names of listed objects (dicts or client models), without the published ConfigMaps."""
     out = [i["metadata"]["name"] if isinstance(i, dict) else i.metadata.name for i in items]
-    return [n for n in out if n != ROOT_CA]
+    return [n for n in out if n not in PUBLISHED]
 
 
 def statefulset(replicas: int = 0, **metadata: Any) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import PUBLISHED
+
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
 
@@ -64,8 +66,8 @@ def test_apply_get_describe_patch_label_delete(kubeconfig_path: Path, ns: str) -
     assert [i["metadata"]["name"] for i in obj["items"]] == ["demo"]
     assert obj["items"][0]["data"] == {"extra": "1"}
     assert 'configmap "demo" deleted' in _kubectl(kubeconfig_path, ns, "delete", "cm", "demo")
-    left = _kubectl(kubeconfig_path, ns, "get", "cm", "-o", "name")
-    assert left.split() == ["configmap/kube-root-ca.crt"]  # every namespace has it
+    left = _kubectl(kubeconfig_path, ns, "get", "cm", "-o", "name").split()
+    assert [n for n in left if n.removeprefix("configmap/") not in PUBLISHED] == []
 
 
 def test_create_and_describe_pod(kubeconfig_path: Path, ns: str) -> None:
