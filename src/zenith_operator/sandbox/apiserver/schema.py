@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from . import cel
+from . import cel, scale
 from .errors import FieldError
 
 NIL = cel.NIL  # how a field.Error without a field path names it
@@ -427,76 +427,10 @@ def process(
     errs: list[FieldError] = []
     validate(schema, obj, "", errs, old, old is not None, root=True)
     if scale_paths is not None:
-        errs += scale_errors(obj, scale_paths)
+        errs += scale.validation_errors(obj, scale_paths)
     if cel.has_rules(schema):
         if any(e.type in BLOCKING for e in errs):
             errs.append(NOT_CHECKED)
         else:
             errs += cel.validate_tree(schema, obj, old, old is not None, "", root=True)
     return errs, unknown
-
-
-_GO_TYPES = {
-    str: "string",
-    bool: "bool",
-    int: "int64",
-    float: "float64",
-    dict: "map[string]interface {}",
-    list: "[]interface {}",
-}
-
-
-def _accessor(obj: Any, path: str, want: type) -> tuple[Any, str | None]:
-    """unstructured.NestedInt64/NestedString: (value or None, accessor error)."""
-    fields = path.lstrip(".").split(".")
-    where = "." + ".".join(fields)
-    cur: Any = obj
-    for i, key in enumerate(fields):
-        if not isinstance(cur, dict):
-            at = "." + ".".join(fields[:i])
-            return None, (
-                f"{at} accessor error: {_go_v(cur)} is of the type {_GO_TYPES.get(type(cur), '?')}"
-                ", expected map[string]interface{}"
-            )
-        if key not in cur:
-            return None, None
-        cur = cur[key]
-    if cur is None or (isinstance(cur, want) and not isinstance(cur, bool)):
-        return cur, None
-    wanted = "int64" if want is int else "string"
-    got = _GO_TYPES.get(type(cur), "?")
-    return None, f"{where} accessor error: {_go_v(cur)} is of the type {got}, expected {wanted}"
-
-
-def _go_v(value: Any) -> str:
-    """Go's %v of a JSON value (maps and slices abbreviated as Go prints them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _num(value)
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_v(v)}" for k, v in sorted(value.items())) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_v(v) for v in value) + "]"
-    return str(value)
-
-
-def scale_errors(obj: dict[str, Any], paths: tuple[str, str, str]) -> list[FieldError]:
-    """The scale subresource's checks on every write (customResourceValidator
-    ValidateScaleSpec/ValidateScaleStatus): replicas paths hold int64s, the selector a string."""
-    errs: list[FieldError] = []
-    for path in paths[:2]:
-        replicas, err = _accessor(obj, path, int)
-        if err is not None:
-            errs.append(FieldError("invalid", path, 0, err))
-        elif replicas is not None and replicas < 0:
-            errs.append(FieldError("invalid", path, replicas, "should be a non-negative integer"))
-        elif replicas is not None and replicas > 2**31 - 1:
-            errs.append(
-                FieldError("invalid", path, replicas, "should be less than or equal to 2147483647")
-            )
-    if paths[2]:
-        _, err = _accessor(obj, paths[2], str)
-        if err is not None:
-            errs.append(FieldError("invalid", paths[2], "", err))
-    return errs
