@@ -7,7 +7,7 @@ from kubernetes import client
 
 from zenith_operator.sandbox.apiserver import ApiServer
 
-from .conftest import REAL, poll, watch_events
+from .conftest import REAL, names, poll, watch_events
 
 pytestmark = pytest.mark.skipif(bool(REAL), reason="inspects the emulator's internals")
 
@@ -20,7 +20,7 @@ def test_history_ring_stays_at_bound(apiserver: ApiServer, core: client.CoreV1Ap
         core.patch_namespaced_config_map("a", ns, {"data": {"i": str(i)}})
     assert len(apiserver.store.history) == bound
     # Only live objects are kept: one ConfigMap, however many versions it had.
-    assert len(apiserver.store.list_objs(("", "configmaps"), ns)) == 1
+    assert names(apiserver.store.list_objs(("", "configmaps"), ns)) == ["a"]
 
 
 def test_finished_watches_leave_no_watchers(
@@ -58,7 +58,7 @@ def test_gc_index_is_emptied_after_churn(
             ns, {"metadata": {"name": f"d{i}", "ownerReferences": [ref]}}
         )
         core.delete_namespaced_config_map(f"o{i}", ns)
-    poll(lambda: not core.list_namespaced_config_map(ns).items, what="all collected")
+    poll(lambda: not names(core.list_namespaced_config_map(ns).items), what="all collected")
     assert apiserver.call(lambda: len(apiserver.collector.dependents)) == 0
 
 

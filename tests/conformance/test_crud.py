@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import raw, statefulset
+from .conftest import names, raw, statefulset
 from .widget_crd import GROUP, PLURAL, VERSION, widget
 
 
@@ -55,7 +55,7 @@ def test_get_and_list_carry_kind(api_client: ApiClient, ns: str) -> None:
     status, lst = raw(api_client, "GET", f"/api/v1/namespaces/{ns}/configmaps")
     assert lst["kind"] == "ConfigMapList" and lst["apiVersion"] == "v1"
     assert lst["metadata"]["resourceVersion"].isdigit()
-    assert [i["metadata"]["name"] for i in lst["items"]] == ["a"]
+    assert names(lst["items"]) == ["a"]
 
 
 def test_replace_with_put(core: client.CoreV1Api, ns: str) -> None:

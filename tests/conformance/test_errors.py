@@ -149,7 +149,7 @@ def test_workload_selector_must_match_template(api_client: ApiClient, ns: str) -
         assert status == 422
         assert body["message"] == (
             f'{word}.apps "w" is invalid: spec.template.metadata.labels: Invalid value: '
-            'map[string]string{"app":"y"}: `selector` does not match template `labels`'
+            '{"app":"y"}: `selector` does not match template `labels`'
         )
 
 
@@ -199,12 +199,14 @@ def test_statefulset_spec_is_mostly_immutable(api_client: ApiClient, ns: str) ->
     assert body["message"] == (
         'StatefulSet.apps "w" is invalid: spec: Forbidden: updates to statefulset spec for '
         "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
-        "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+        "'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+        "are forbidden"
     )
-    status, _ = raw(
-        api_client, "PATCH", f"{base}/w", {"spec": {"replicas": 2}}, "application/merge-patch+json"
-    )
-    assert status == 200
+    for mutable in ({"replicas": 2}, {"revisionHistoryLimit": 3}):
+        status, _ = raw(
+            api_client, "PATCH", f"{base}/w", {"spec": mutable}, "application/merge-patch+json"
+        )
+        assert status == 200
 
 
 def test_service_cluster_ip_kept_on_update(api_client: ApiClient, ns: str) -> None:

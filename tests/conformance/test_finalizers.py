@@ -109,4 +109,17 @@ def test_delete_preconditions(api_client: ApiClient, core: client.CoreV1Api, ns:
         {"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}},
     )
     assert status == 409 and body["reason"] == "Conflict"
-    assert "Precondition failed: UID in precondition" in body["message"]
+    uid = core.read_namespaced_config_map("a", ns).metadata.uid
+    assert body["message"] == (
+        'Operation cannot be fulfilled on ConfigMap "a": the UID in the precondition '
+        f"(00000000-0000-0000-0000-000000000000) does not match the UID in record ({uid}). "
+        "The object might have been deleted and then recreated"
+    )
+    status, body = raw(
+        api_client,
+        "DELETE",
+        f"/api/v1/namespaces/{ns}/configmaps/a",
+        {"preconditions": {"resourceVersion": "1"}},
+    )
+    assert status == 409
+    assert "the ResourceVersion in the precondition (1) does not match" in body["message"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-from .conftest import poll, raw
+from .conftest import ROOT_CA, poll, raw
 
 
 def _owned(name: str, owner: Any, block: bool = False) -> dict[str, Any]:
@@ -115,12 +115,18 @@ def test_namespace_deletion_cascades(core: client.CoreV1Api) -> None:
 
 
 def test_namespace_finalize_subresource(core: client.CoreV1Api) -> None:
+    """A namespace finalized before its DELETE stays Terminating (the namespace controller
+    skips finalized namespaces, kube-apiserver's namespace registry only marks it on the
+    first DELETE); a second DELETE removes it. Seen on kube-apiserver 1.36."""
     ns = core.create_namespace({"metadata": {"generateName": "zconf-fin-"}}).metadata.name
     body = core.read_namespace(ns)
     body.spec.finalizers = []
     out = core.replace_namespace_finalize(ns, body)
     assert not out.spec.finalizers
     assert out.status.phase == "Active"
+    core.delete_namespace(ns)
+    terminating = core.read_namespace(ns)
+    assert terminating.status.phase == "Terminating" and terminating.metadata.deletion_timestamp
     core.delete_namespace(ns)
 
     def gone() -> bool:
@@ -131,3 +137,28 @@ def test_namespace_finalize_subresource(core: client.CoreV1Api) -> None:
         return False
 
     poll(gone, timeout=120, interval=0.2, what="namespace removed")
+
+
+def test_root_ca_configmap_is_published_and_restored(core: client.CoreV1Api, ns: str) -> None:
+    """kube-controller-manager's root-ca-cert-publisher: `kube-root-ca.crt` in every
+    namespace, recreated when deleted."""
+
+    def published() -> Any:
+        try:
+            return core.read_namespaced_config_map(ROOT_CA, ns)
+        except client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    first = poll(published, what="kube-root-ca.crt published")
+    assert list(first.data) == ["ca.crt"]
+    assert first.metadata.annotations["kubernetes.io/description"].startswith(
+        "Contains a CA bundle that can be used to verify the kube-apiserver"
+    )
+    core.delete_namespaced_config_map(ROOT_CA, ns)
+    again = poll(
+        lambda: (cm := published()) is not None and cm.metadata.uid != first.metadata.uid and cm,
+        what="kube-root-ca.crt recreated",
+    )
+    assert again.data == first.data

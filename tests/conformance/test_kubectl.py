@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import PUBLISHED
+
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
 
@@ -64,16 +66,8 @@ def test_apply_get_describe_patch_label_delete(kubeconfig_path: Path, ns: str) -
     assert [i["metadata"]["name"] for i in obj["items"]] == ["demo"]
     assert obj["items"][0]["data"] == {"extra": "1"}
     assert 'configmap "demo" deleted' in _kubectl(kubeconfig_path, ns, "delete", "cm", "demo")
-    assert (
-        "No resources found"
-        in subprocess.run(
-            ["kubectl", f"--kubeconfig={kubeconfig_path}", f"--namespace={ns}", "get", "cm"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        ).stderr
-    )
+    left = _kubectl(kubeconfig_path, ns, "get", "cm", "-o", "name").split()
+    assert [n for n in left if n.removeprefix("configmap/") not in PUBLISHED] == []
 
 
 def test_create_and_describe_pod(kubeconfig_path: Path, ns: str) -> None:
@@ -121,17 +115,20 @@ def test_get_watch_sees_changes(kubeconfig_path: Path, ns: str) -> None:
             stdin=CM.replace("name: demo", "name: watched"),
         )
         assert proc.stdout is not None
+        # Read the raw pipe: select() on a buffered text stream misses lines that arrived
+        # in the same read as an earlier one (kubectl prints kube-root-ca.crt first).
+        fd = proc.stdout.fileno()
         sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(fd, selectors.EVENT_READ)
         deadline = time.monotonic() + 30
-        seen = ""
-        while "configmap/watched" not in seen:
+        seen = b""
+        while b"configmap/watched" not in seen:
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"kubectl get -w saw nothing: {seen!r}"
             if sel.select(timeout=remaining):
-                line = proc.stdout.readline()
-                assert line, proc.stderr.read() if proc.stderr else ""
-                seen += line
+                chunk = os.read(fd, 65536)
+                assert chunk, proc.stderr.read() if proc.stderr else ""
+                seen += chunk
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client import ApiClient
 
-from .conftest import raw
+from .conftest import names, raw
 
 LABELS = {
     "a": {"env": "prod", "tier": "web"},
@@ -41,14 +41,14 @@ def test_label_selectors(
     core: client.CoreV1Api, labelled: str, selector: str, expected: list[str]
 ) -> None:
     items = core.list_namespaced_config_map(labelled, label_selector=selector).items
-    assert [i.metadata.name for i in items] == expected
+    assert names(items) == expected
 
 
 def test_field_selectors_on_metadata(core: client.CoreV1Api, labelled: str) -> None:
     items = core.list_namespaced_config_map(labelled, field_selector="metadata.name=b").items
     assert [i.metadata.name for i in items] == ["b"]
     items = core.list_namespaced_config_map(labelled, field_selector="metadata.name!=b").items
-    assert [i.metadata.name for i in items] == ["a", "c", "d"]
+    assert names(items) == ["a", "c", "d"]
     items = core.list_config_map_for_all_namespaces(
         field_selector=f"metadata.namespace={labelled},metadata.name=c"
     ).items
@@ -88,6 +88,14 @@ def test_unsupported_field_selector_is_400(api_client: ApiClient, ns: str) -> No
     )
     assert status == 400
     assert body["reason"] == "BadRequest"
+    # kinds without their own field label conversion (ConfigMap) use apimachinery's default
+    assert body["message"] == (
+        '"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
+    status, body = raw(
+        api_client, "GET", f"/api/v1/namespaces/{ns}/pods", query={"fieldSelector": "data.x=1"}
+    )
+    assert status == 400
     assert body["message"] == "field label not supported: data.x"
 
 
@@ -96,5 +104,5 @@ def test_limit_and_continue(core: client.CoreV1Api, labelled: str) -> None:
     assert [i.metadata.name for i in first.items] == ["a", "b", "c"]
     assert first.metadata._continue
     rest = core.list_namespaced_config_map(labelled, limit=3, _continue=first.metadata._continue)
-    assert [i.metadata.name for i in rest.items] == ["d"]
+    assert names(rest.items) == ["d"]
     assert not rest.metadata._continue

@@ -17,11 +17,11 @@ def _gone(read: Any) -> bool:
     return False
 
 
-def test_pvc_protected_while_a_pod_mounts_it(core: client.CoreV1Api, ns: str) -> None:
-    pvc = core.create_namespaced_persistent_volume_claim(
+def _claim(core: client.CoreV1Api, ns: str, name: str) -> Any:
+    return core.create_namespaced_persistent_volume_claim(
         ns,
         {
-            "metadata": {"name": "data"},
+            "metadata": {"name": name},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "storageClassName": "zconf-none",
@@ -29,22 +29,32 @@ def test_pvc_protected_while_a_pod_mounts_it(core: client.CoreV1Api, ns: str) ->
             },
         },
     )
+
+
+def _pod_mounting(core: client.CoreV1Api, ns: str, name: str, claim: str, **spec: Any) -> None:
+    volume = {"name": "d", "persistentVolumeClaim": {"claimName": claim}}
+    body = {"containers": [{"name": "c", "image": "i:1"}], "volumes": [volume], **spec}
+    core.create_namespaced_pod(ns, {"metadata": {"name": name}, "spec": body})
+
+
+def test_pvc_protected_while_a_scheduled_pod_mounts_it(core: client.CoreV1Api, ns: str) -> None:
+    """Only pods scheduled to a node hold a claim (pvc-protection-controller 1.36 checks
+    spec.nodeName): an unscheduled pod's claim goes at once."""
+    pvc = _claim(core, ns, "data")
     assert "kubernetes.io/pvc-protection" in pvc.metadata.finalizers
-    core.create_namespaced_pod(
-        ns,
-        {
-            "metadata": {"name": "p"},
-            "spec": {
-                "schedulerName": "zconf-none",
-                "containers": [{"name": "c", "image": "i:1"}],
-                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
-            },
-        },
-    )
+    _claim(core, ns, "free")
+    _pod_mounting(core, ns, "p", "data", nodeName="zconf-no-such-node")
+    _pod_mounting(core, ns, "u", "free", schedulerName="zconf-none")
     core.delete_namespaced_persistent_volume_claim("data", ns)
     held = core.read_namespaced_persistent_volume_claim("data", ns)
     assert held.metadata.deletion_timestamp is not None
-    core.delete_namespaced_pod("p", ns)
+    core.delete_namespaced_persistent_volume_claim("free", ns)
+    poll(
+        lambda: _gone(lambda: core.read_namespaced_persistent_volume_claim("free", ns)),
+        what="a claim only an unscheduled pod mounts released",
+    )
+    assert core.read_namespaced_persistent_volume_claim("data", ns).metadata.deletion_timestamp
+    core.delete_namespaced_pod("p", ns, grace_period_seconds=0)
     poll(
         lambda: _gone(lambda: core.read_namespaced_persistent_volume_claim("data", ns)),
         what="claim released once no pod uses it",

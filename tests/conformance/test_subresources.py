@@ -159,7 +159,8 @@ def test_custom_scale_subresource(api_client: ApiClient, ns: str) -> None:
 
 
 def test_status_writes_and_metadata(api_client: ApiClient, core: client.CoreV1Api, ns: str) -> None:
-    """pods/status lets metadata edits through; a StatefulSet's /status does not."""
+    """Built-in /status subresources (pods, StatefulSets) let metadata edits through (their
+    status strategies reset only spec); a custom resource's /status drops them."""
     core.create_namespaced_pod(
         ns,
         {
@@ -181,4 +182,4 @@ def test_status_writes_and_metadata(api_client: ApiClient, core: client.CoreV1Ap
             "status": {"replicas": 0, "observedGeneration": 1},
         },
     )
-    assert not sts.metadata.labels and sts.status.observed_generation == 1
+    assert sts.metadata.labels == {"seen": "yes"} and sts.status.observed_generation == 1

@@ -22,7 +22,7 @@ def test_pod_container_rules(api_client: ApiClient, ns: str) -> None:
                 {
                     "name": "c",
                     "image": "i:1",
-                    "ports": [{"containerPort": 0}],
+                    "ports": [{"containerPort": 0}, {"containerPort": 70000}],
                     "env": [{"name": "A=B", "value": "x"}],
                     "volumeMounts": [{"name": "missing", "mountPath": "/data"}],
                 },
@@ -34,8 +34,9 @@ def test_pod_container_rules(api_client: ApiClient, ns: str) -> None:
     status, body = raw(api_client, "POST", f"/api/v1/namespaces/{ns}/pods", pod)
     assert status == 422
     causes = _causes(body)
-    assert causes["spec.containers[0].ports[0].containerPort"] == (
-        "Invalid value: 0: must be between 1 and 65535, inclusive"
+    assert causes["spec.containers[0].ports[0].containerPort"] == "Required value"
+    assert causes["spec.containers[0].ports[1].containerPort"] == (
+        "Invalid value: 70000: must be between 1 and 65535, inclusive"
     )
     assert causes["spec.containers[0].env[0].name"].startswith(
         'Invalid value: "A=B": a valid environment variable name must consist'

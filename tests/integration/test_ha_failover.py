@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import operator_rbac
 import pytest
 from fake_agent import FakePair
 from integration_polling import eventually
@@ -177,9 +178,11 @@ def env(kubeconfig: Path, tmp_path: Path) -> Iterator[Env]:
         STARTUP,
         "the ZenithCluster CRD to be served",
     )
+    operator_rbac.install(kube)  # the operator runs as its ServiceAccount (deploy/rbac)
+    as_operator = operator_rbac.operator_kubeconfig(kube, kubeconfig, tmp_path / "operator.kc")
     fakes = FakePair(PODS).start()
     keeper = PodKeeper(kube, fakes)
-    env = Env(kube, fakes, kubeconfig, tmp_path)
+    env = Env(kube, fakes, as_operator, tmp_path)
     try:
         env.start_operator()
         kube.create(

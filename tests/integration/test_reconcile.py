@@ -7,6 +7,7 @@ polls the API (or the operator's log) against a named deadline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import operator_rbac
 import pytest
 import yaml
 from integration_polling import eventually
@@ -92,8 +94,12 @@ class Operator:
         ]
 
 
-@pytest.fixture
-def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[Operator]:
+@contextlib.contextmanager
+def running_operator(
+    kubeconfig: Path, tmp_path: Path, edit_rules: operator_rbac.Edit | None = None
+) -> Iterator[Operator]:
+    """The operator process, authenticated as its ServiceAccount with deploy/rbac's
+    ClusterRole (after `edit_rules`), against the emulator behind `kubeconfig` (admin)."""
     kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     kube.request(
         "POST",
@@ -106,8 +112,10 @@ def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[Operator]:
         STARTUP_TIMEOUT,
         "the ZenithCluster CRD to be served",
     )
+    operator_rbac.install(kube, edit_rules)
+    as_operator = operator_rbac.operator_kubeconfig(kube, kubeconfig, tmp_path / "operator.kc")
     log_path = tmp_path / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ZENITH_REPAIR_INTERVAL": "1"}
+    env = {**os.environ, "KUBECONFIG": str(as_operator), "ZENITH_REPAIR_INTERVAL": "1"}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -141,6 +149,12 @@ def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[Operator]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[Operator]:
+    with running_operator(kubeconfig, tmp_path) as op:
+        yield op
 
 
 def _children(op: Operator, name: str) -> dict[str, dict[str, Any] | None]:
@@ -481,3 +495,40 @@ def test_released_local_pv_is_made_available_to_its_claim_again(operator: Operat
     )
     claim = (operator.get("PersistentVolume", pv) or {})["spec"]["claimRef"]
     assert claim["name"] == "data-local-0" and claim["namespace"] == NS
+
+
+FORBIDDEN_NAMESPACES = (
+    f'namespaces is forbidden: User \\"{operator_rbac.USER}\\" cannot list resource '
+    '\\"namespaces\\" in API group \\"\\" at the cluster scope'
+)
+
+
+def test_operator_runs_with_its_service_account(operator: Operator) -> None:
+    """deploy/rbac grants everything the operator uses: nothing it asks is refused."""
+    operator.apply_file(ROOT / "examples" / "pair.yaml")
+    eventually(lambda: _all_children(operator, "pair"), RECONCILE_TIMEOUT, "children of pair")
+    assert "is forbidden" not in operator.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("resource", "verb", "refused"),
+    [
+        # kopf lists namespaces even with --namespace: 403s retried for ~54 s (seen on 1.36)
+        ("namespaces", "list", FORBIDDEN_NAMESPACES),
+        (
+            "statefulsets",
+            "create",
+            f'statefulsets.apps is forbidden: User \\"{operator_rbac.USER}\\" cannot create '
+            f'resource \\"statefulsets\\" in API group \\"apps\\" in the namespace \\"{NS}\\"',
+        ),
+    ],
+)
+def test_a_verb_missing_from_the_role_fails_the_operator(
+    kubeconfig: Path, tmp_path: Path, resource: str, verb: str, refused: str
+) -> None:
+    with running_operator(kubeconfig, tmp_path, operator_rbac.without(resource, verb)) as op:
+        op.apply_file(ROOT / "examples" / "pair.yaml")
+        eventually(
+            lambda: refused in op.log_path.read_text(), RECONCILE_TIMEOUT, f"403 on {resource}"
+        )
+        assert op.sts("pair") is None

@@ -22,6 +22,7 @@ from .gc import Collector
 from .protection import StorageProtection
 from .resources import Registry
 from .rest import Api, Ctx
+from .rootca import RootCAPublisher
 from .rules import RULES
 from .server import App
 from .storage import Store
@@ -42,6 +43,7 @@ class ApiServer:
         history_size: int = 1000,
         bookmark_interval: float = 60.0,
         storage_protection: bool = True,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -54,7 +56,9 @@ class ApiServer:
         self.endpoints = EndpointsController(self.api)
         if storage_protection:  # pvc-protection / pv-protection finalizers, as kube adds
             self.protection = StorageProtection(self.api)
-        self.app = App(self.api, bookmark_interval)
+        self.root_ca = RootCAPublisher(self.api)  # kube-root-ca.crt in every namespace
+        # tokens: static bearer token -> user name (RBAC applies); other tokens are admin
+        self.app = App(self.api, bookmark_interval, tokens)
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

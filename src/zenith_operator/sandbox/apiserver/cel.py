@@ -10,7 +10,9 @@ from typing import Any
 import celpy
 from celpy.adapter import json_to_cel
 
-from .errors import FieldError
+from .errors import OMIT, FieldError
+
+NIL = "<nil>"
 
 _REASONS = {
     "FieldValueInvalid": "invalid",
@@ -99,12 +101,62 @@ def _join(path: str, field_path: str) -> str:
     return f"{path}.{field_path}" if path else field_path
 
 
+def has_rules(schema: Any) -> bool:
+    """Whether any node of the schema has x-kubernetes-validations (else no CEL validator)."""
+    if isinstance(schema, dict):
+        if schema.get("x-kubernetes-validations"):
+            return True
+        return any(has_rules(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(has_rules(v) for v in schema)
+    return False
+
+
+def validate_tree(
+    schema: dict[str, Any], value: Any, old: Any, has_old: bool, path: str, root: bool = False
+) -> list[FieldError]:
+    """The CEL validator's walk: this node's rules, its allOf schemas', then the children
+    (properties, additionalProperties, items; old values correlate by key and, for
+    `x-kubernetes-list-type: map`, by the map keys)."""
+    if value is None:
+        return []
+    errs: list[FieldError] = []
+    evaluate(schema, value, old, has_old, path, errs)
+    for sub in schema.get("allOf") or []:
+        if isinstance(sub, dict):
+            errs += validate_tree(sub, value, old, has_old, path)
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        addl = schema.get("additionalProperties")
+        old_map = old if has_old and isinstance(old, dict) else {}
+        for key, item in value.items():
+            if root and key in ("apiVersion", "kind", "metadata"):
+                continue
+            sub = props.get(key) or (addl if isinstance(addl, dict) else None)
+            if sub is not None:
+                child = f"{path}.{key}" if path else key
+                errs += validate_tree(sub, item, old_map.get(key), key in old_map, child)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        old_by_key: dict[str, Any] = {}
+        if schema.get("x-kubernetes-list-type") == "map" and isinstance(old, list):
+            old_by_key = {repr([o.get(k) for k in keys]): o for o in old if isinstance(o, dict)}
+        for i, item in enumerate(value):
+            ident = repr([item.get(k) for k in keys]) if isinstance(item, dict) else ""
+            prev = old_by_key.get(ident)
+            errs += validate_tree(schema["items"], item, prev, prev is not None, f"{path}[{i}]")
+    return errs
+
+
 def evaluate(
     schema: dict[str, Any], value: Any, old: Any, has_old: bool, path: str, errs: list[FieldError]
 ) -> None:
-    """Append a FieldError per failing rule of this schema node."""
+    """Append a FieldError per failing rule of this schema node, worded as kube-apiserver
+    1.36: the value for scalars, no value for objects and arrays, the type name when the
+    rule cannot be evaluated."""
     rules = schema.get("x-kubernetes-validations") or []
-    type_name = schema.get("type", "object")
+    type_name = schema.get("type", "")
+    shown: Any = OMIT if type_name in ("object", "array") else value
     for rule in rules:
         expr = rule.get("rule", "")
         if is_transition(expr) and not has_old:
@@ -112,7 +164,7 @@ def evaluate(
         activation: dict[str, Any] = {"self": json_to_cel(value)}
         if has_old:
             activation["oldSelf"] = json_to_cel(old)
-        where = _join(path, rule.get("fieldPath", "")) or "<nil>"
+        where = path or NIL
         try:
             ok = program(expr).evaluate(activation)
         except Exception as e:
@@ -129,4 +181,5 @@ def evaluate(
             with contextlib.suppress(Exception):
                 message = str(program(rule["messageExpression"]).evaluate(activation))
         kind = _REASONS.get(rule.get("reason", ""), "invalid")
-        errs.append(FieldError(kind, where, type_name, message))
+        at = _join(path, rule.get("fieldPath", "")) or NIL
+        errs.append(FieldError(kind, at, shown, "" if kind == "duplicate" else message))

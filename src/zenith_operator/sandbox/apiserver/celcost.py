@@ -20,7 +20,7 @@ from typing import Any
 from lark import Token, Tree
 
 from . import cel
-from .errors import FieldError
+from .errors import FieldError, GoStruct
 
 Schema = dict[str, Any]
 MAX_REQUEST = 3 * 1024 * 1024
@@ -432,14 +432,16 @@ def _rule_cost(
         return None
 
 
-def _internal(rule: dict[str, Any]) -> dict[str, Any]:
+def _internal(rule: dict[str, Any]) -> GoStruct:
     """The rule as kube-apiserver prints it: its internal Go struct through json.Marshal
     (no json tags, so field names as in Go)."""
-    return {
-        "Rule": rule.get("rule", ""),
-        "Message": rule.get("message", ""),
-        "MessageExpression": rule.get("messageExpression", ""),
-        "Reason": rule.get("reason"),
-        "FieldPath": rule.get("fieldPath", ""),
-        "OptionalOldSelf": rule.get("optionalOldSelf"),
-    }
+    return GoStruct(
+        {
+            "Rule": rule.get("rule", ""),
+            "Message": rule.get("message", ""),
+            "MessageExpression": rule.get("messageExpression", ""),
+            "Reason": rule.get("reason"),
+            "FieldPath": rule.get("fieldPath", ""),
+            "OptionalOldSelf": rule.get("optionalOldSelf"),
+        }
+    )

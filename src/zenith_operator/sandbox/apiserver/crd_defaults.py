@@ -14,7 +14,7 @@ import copy
 import dataclasses
 from typing import Any
 
-from . import schema
+from . import cel, schema
 from .errors import FieldError
 
 Schema = dict[str, Any]
@@ -53,10 +53,10 @@ def _check(s: Schema, where: str) -> list[FieldError]:
     schema.validate(without_rules(s), value, "", value_errs)
     if value_errs:
         return errs + [_under(where, e) for e in value_errs]
-    cel_errs: list[FieldError] = []
-    schema.validate(s, value, where, cel_errs, value, True)
+    # then the CEL rules of the whole default (transition rules see it as their old self)
+    cel_errs = cel.validate_tree(s, value, value, True, where)
     if not cel_errs:
-        schema.validate(s, value, where, cel_errs)
+        cel_errs = cel.validate_tree(s, value, None, False, where)
     return errs + cel_errs
 
 

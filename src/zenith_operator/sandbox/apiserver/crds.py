@@ -118,6 +118,10 @@ def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
     for i, v in enumerate(versions):
         root = (v.get("schema") or {}).get("openAPIV3Schema")
         base = f"spec.versions[{i}].schema.openAPIV3Schema"
+        if _one_schema(versions):  # hoisted to spec.validation as in the internal version
+            if i > 0:
+                break
+            base = "spec.validation.openAPIV3Schema"
         if not isinstance(root, dict):
             errs.append(FieldError("required", base, detail="schemas are required"))
             continue
@@ -132,6 +136,13 @@ def validate_crd(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
             "storedVersions": [],
         }
     return errs
+
+
+def _one_schema(versions: list[Any]) -> bool:
+    """Every version has the same schema: kube-apiserver validates it once, converted to the
+    internal version's `spec.validation`, so errors name `spec.validation.openAPIV3Schema`."""
+    schemas = [(v.get("schema") or {}).get("openAPIV3Schema") for v in versions]
+    return bool(schemas) and isinstance(schemas[0], dict) and all(x == schemas[0] for x in schemas)
 
 
 def types_of(crd: Obj) -> list[ResourceType]:
@@ -183,7 +194,7 @@ class CrdManager:
     def prepare_custom(
         self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx
     ) -> list[FieldError]:
-        errs, unknown = schema.process(rt.schema or {"type": "object"}, obj, old)
+        errs, unknown = schema.process(rt.schema or {"type": "object"}, obj, old, rt.scale_paths)
         mode = ctx.query.get("fieldValidation", "Warn")
         if unknown and mode == "Strict":
             fields = ", ".join(f'unknown field "{u}"' for u in unknown)

@@ -18,23 +18,8 @@ def delete(
     api: Api, rt: ResourceType, namespace: str, name: str, opts: Obj, ctx: Ctx
 ) -> tuple[int, Obj]:
     old = api.find(rt, namespace, name)
-    pre = opts.get("preconditions") or {}
+    _check_preconditions(rt, name, opts.get("preconditions") or {}, old["metadata"])
     om = old["metadata"]
-    if pre.get("uid") and pre["uid"] != om["uid"]:
-        raise errors.conflict(
-            rt,
-            name,
-            f"Precondition failed: UID in precondition: "
-            f"{pre['uid']}, UID in object meta: {om['uid']}",
-        )
-    if pre.get("resourceVersion") and pre["resourceVersion"] != om["resourceVersion"]:
-        raise errors.conflict(
-            rt,
-            name,
-            f"Precondition failed: ResourceVersion in precondition: "
-            f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-            f"{om['resourceVersion']}",
-        )
     obj = meta.deep(old)
     m = obj["metadata"]
     finalizers = list(m.get("finalizers") or [])
@@ -77,6 +62,37 @@ def delete(
     }
 
 
+def _check_preconditions(rt: ResourceType, name: str, pre: Obj, om: Obj) -> None:
+    """DELETE preconditions, worded by rest.BeforeDelete (on `Kind.group`), except the
+    namespace registry's own (storage) wording for namespaces."""
+    uid, rv = pre.get("uid"), pre.get("resourceVersion")
+    if rt.key == ("", "namespaces"):
+        if uid and uid != om["uid"]:
+            why = (
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: {om['uid']}"
+            )
+            raise errors.conflict(rt, name, why)
+        if rv and rv != om["resourceVersion"]:
+            why = (
+                f"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion "
+                f"in object meta: {om['resourceVersion']}"
+            )
+            raise errors.conflict(rt, name, why)
+        return
+    if uid and uid != om["uid"]:
+        why = (
+            f"the UID in the precondition ({uid}) does not match the UID in record "
+            f"({om['uid']}). The object might have been deleted and then recreated"
+        )
+        raise errors.conflict_on_kind(rt, name, why)
+    if rv and rv != om["resourceVersion"]:
+        why = (
+            f"the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion "
+            f"in record ({om['resourceVersion']}). The object might have been modified"
+        )
+        raise errors.conflict_on_kind(rt, name, why)
+
+
 def _grace(rt: ResourceType, obj: Obj, opts: Obj) -> int:
     """Pods bound to a node wait for their kubelet; everything else goes at once."""
     if rt.key != ("", "pods"):
@@ -91,20 +107,19 @@ def _grace(rt: ResourceType, obj: Obj, opts: Obj) -> int:
 
 
 def _delete_namespace(api: Api, rt: ResourceType, obj: Obj, ctx: Ctx) -> Obj:
+    """The namespace registry's Delete: the first DELETE only marks the namespace
+    Terminating (even when spec.finalizers is already empty); a later one removes it once
+    spec.finalizers is empty."""
     m = obj["metadata"]
+    old = api.store.get(rt.key, "", m["name"])
     if m.get("deletionTimestamp"):
-        raise errors.conflict(
-            rt,
-            m["name"],
-            "The system is ensuring all content is removed "
-            "from this namespace.  Upon completion, this namespace will "
-            "automatically be purged by the system.",
-        )
+        if obj.get("spec", {}).get("finalizers") or m.get("finalizers") or ctx.dry_run:
+            return api.out(rt, obj)
+        return api.out(rt, api.remove(rt, obj))
     m["deletionTimestamp"] = meta.now()
     m["deletionGracePeriodSeconds"] = 0
     obj["status"] = {**obj.get("status", {}), "phase": "Terminating"}
-    old = api.store.get(rt.key, "", m["name"])
-    return api.out(rt, api._store(rt, obj, old, ctx))
+    return api.out(rt, api._store(rt, obj, old, ctx, remove_when_done=False))
 
 
 def delete_collection(

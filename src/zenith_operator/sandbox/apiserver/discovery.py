@@ -73,6 +73,10 @@ def _entries(rt: ResourceType) -> list[Obj]:
             entry.update(kind="Binding", verbs=["create"])
         elif sub == "finalize":
             entry.update(verbs=["update"])
+        elif sub == "token":
+            entry.update(
+                group="authentication.k8s.io", version="v1", kind="TokenRequest", verbs=["create"]
+            )
         out.append(entry)
     return out
 

@@ -21,30 +21,32 @@ _TYPES = {
     "notfound": ("Not found", "FieldValueNotFound"),
 }
 _NO_VALUE = {"required", "forbidden", "toolong"}
+OMIT = object()  # field.OmitValueType: the value is not printed (CEL rules on objects)
 
 
-class GoRepr(str):
-    """A bad value already spelled as Go's %#v (maps, slices): printed as is."""
+class GoStruct(dict[str, Any]):
+    """A Go struct to print: json.Marshal writes its fields in declaration order."""
 
 
 def go_value(value: Any) -> str:
-    """Format a bad value as Go's field.Error.ErrorBody does (%v for scalars, %q for strings)."""
-    if value is None:
-        return '"null"'
+    """Format a bad value as field.Error.ErrorBody does (1.36): %v for numbers and booleans,
+    %q for strings, JSON for everything else (null, maps, slices)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, GoRepr):
-        return str(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) and not value.is_integer() else str(value)
     return go_json(value)
 
 
 def go_json(value: Any) -> str:
-    """Go's json.Marshal: compact, UTF-8, with <, > and & escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Go's json.Marshal: compact, UTF-8, with <, > and & escaped; map keys sorted, a
+    `GoStruct` keeps its field order."""
+    ordered = isinstance(value, GoStruct)
+    text = json.dumps(value, separators=(",", ":"), sort_keys=not ordered, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -59,7 +61,8 @@ class FieldError:
 
     def body(self) -> str:
         text, _ = _TYPES[self.type]
-        s = text if self.type in _NO_VALUE else f"{text}: {go_value(self.value)}"
+        omit = self.type in _NO_VALUE or self.value is OMIT
+        s = text if omit else f"{text}: {go_value(self.value)}"
         return f"{s}: {self.detail}" if self.detail else s
 
     def __str__(self) -> str:
@@ -121,6 +124,13 @@ def conflict(rt: ResourceType, name: str, why: str = "") -> ApiError:
     )
     msg = f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}'
     return ApiError(409, "Conflict", msg, _details(rt, name))
+
+
+def conflict_on_kind(rt: ResourceType, name: str, why: str) -> ApiError:
+    """A Conflict on the GroupResource{group, Kind} (rest.BeforeDelete's preconditions)."""
+    on = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    msg = f'Operation cannot be fulfilled on {on} "{name}": {why}'
+    return ApiError(409, "Conflict", msg, _details(rt, name, rt.kind))
 
 
 def invalid(rt: ResourceType, name: str, errors: list[FieldError]) -> ApiError:

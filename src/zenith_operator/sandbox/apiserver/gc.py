@@ -167,6 +167,8 @@ class Collector:
         ns = self.api.store.get(ns_rt.key, "", name)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
+        if not ns.get("spec", {}).get("finalizers"):
+            return  # finalized before: like the real controller, leave it to a second DELETE
         remaining = False
         for rkey, obj in self.api.store.iter_namespace(name):
             remaining = True

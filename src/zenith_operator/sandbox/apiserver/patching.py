@@ -21,16 +21,34 @@ ALL_PATCH_TYPES = [JSON_PATCH, MERGE, STRATEGIC, APPLY]
 
 
 def merge_patch(target: Json, patch: Json) -> Json:
-    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    """JSON merge patch as kube-apiserver applies it (evanphx/json-patch v4 `MergePatch`).
+
+    RFC 7386 (objects merge recursively, null deletes, anything else replaces), except
+    that a value inserted where the target has no object has its nulls pruned, also
+    inside objects inside arrays (null array elements stay)."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
+        return _prune_nulls(copy.deepcopy(patch))
+    if not isinstance(target, dict):
+        return _prune_nulls(copy.deepcopy(patch))
+    result = dict(target)
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif result.get(key) is None:
+            result[key] = _prune_nulls(copy.deepcopy(value))
+        elif isinstance(result[key], dict) and not isinstance(value, dict):
+            result[key] = copy.deepcopy(value)  # evanphx returns such a patch unpruned
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = merge_patch(result[key], value)
     return result
+
+
+def _prune_nulls(value: Json) -> Json:
+    if isinstance(value, dict):
+        return {k: _prune_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_prune_nulls(v) for v in value]
+    return value
 
 
 def json_patch(target: Json, ops: Json) -> Json:

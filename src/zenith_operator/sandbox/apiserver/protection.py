@@ -1,7 +1,8 @@
 """Storage object in-use protection: the admission plugin and its two controllers.
 
 New PVCs get `kubernetes.io/pvc-protection`, new PVs `kubernetes.io/pv-protection`.
-A deleted PVC keeps its finalizer while a non-terminal pod in its namespace mounts it;
+A deleted PVC keeps its finalizer while a pod scheduled to a node (`spec.nodeName`) in its
+namespace mounts it, whatever the pod's phase (kube-controller-manager 1.36);
 a deleted PV keeps its finalizer while `status.phase` is `Bound`.
 """
 
@@ -68,8 +69,8 @@ class StorageProtection:
         store = self.api.store
         in_use: set[str] = set()
         for pod in store.list_objs(PODS, ns):
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                continue
+            if not pod.get("spec", {}).get("nodeName"):
+                continue  # only scheduled pods hold a claim, terminated ones too (1.36)
             for vol in pod.get("spec", {}).get("volumes") or []:
                 claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
                 if claim:

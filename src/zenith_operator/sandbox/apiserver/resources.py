@@ -95,7 +95,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
     _rt("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _rt("", "v1", "secrets", "Secret"),
-    _rt("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), return_deleted=True),
+    _rt(
+        "",
+        "v1",
+        "serviceaccounts",
+        "ServiceAccount",
+        short_names=("sa",),
+        subresources=("token",),
+        return_deleted=True,
+    ),
     _rt("", "v1", "events", "Event", short_names=("ev",)),
     _rt(
         "",
@@ -175,6 +183,16 @@ BUILTINS: tuple[ResourceType, ...] = (
         generation=True,
         categories=("api-extensions",),
     ),
+    _rt("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    _rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    _rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    _rt(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
 )
 
 # Group -> preferred version order for discovery.
@@ -186,6 +204,7 @@ GROUP_ORDER = (
     "storage.k8s.io",
     "coordination.k8s.io",
     "apiextensions.k8s.io",
+    "rbac.authorization.k8s.io",
 )
 
 

@@ -30,7 +30,9 @@ _IMMUTABLE_META = (
 )
 
 
-_STATUS_KEEPS_META = (("", "pods"), ("", "nodes"))
+# /status of these resets metadata too (ResetObjectMetaForStatus); other built-ins'
+# status strategies reset only spec, custom resources' keep only status.
+_STATUS_RESETS_META = (("apiextensions.k8s.io", "customresourcedefinitions"),)
 
 
 def _copy_key(target: Obj, source: Obj, key: str) -> None:
@@ -140,14 +142,17 @@ class Api:
             gen += 1
         new["metadata"]["generation"] = gen
 
-    def _store(self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx) -> Obj:
+    def _store(
+        self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx, remove_when_done: bool = True
+    ) -> Obj:
         if ctx.dry_run:
             return obj
         if old is not None and meta.same_content(obj, old):
             return old
         m = obj["metadata"]
         if (
-            m.get("deletionTimestamp")
+            remove_when_done
+            and m.get("deletionTimestamp")
             and not m.get("finalizers")
             and (m.get("deletionGracePeriodSeconds", 0) == 0)
             and not (rt.key == ("", "namespaces") and obj.get("spec", {}).get("finalizers"))
@@ -283,8 +288,8 @@ class Api:
             result.setdefault("spec", {})["finalizers"] = (
                 new.get("spec", {}).get("finalizers") or []
             )
-        elif sub == "status" and rt.key in _STATUS_KEEPS_META:
-            # pods/status and nodes/status: spec is reset, metadata edits go through
+        elif sub == "status" and not rt.custom and rt.key not in _STATUS_RESETS_META:
+            # built-in status strategies: spec is reset, metadata edits go through
             result = {**new, "spec": old.get("spec", {})}
             self._keep_immutable_meta(result, om)
             if rt.key == ("", "pods"):

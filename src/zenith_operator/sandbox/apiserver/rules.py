@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import FieldError, GoRepr
+from .errors import FieldError
 from .rest import Ctx
 from .storage import Obj
 
@@ -18,23 +18,18 @@ _POD_UPDATE = (
 )
 _STS_UPDATE = (
     "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-    "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-    "forbidden"
+    "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+    "'minReadySeconds' are forbidden"
 )
 _STS_MUTABLE = (
     "replicas",
     "ordinals",
     "template",
     "updateStrategy",
+    "revisionHistoryLimit",
     "persistentVolumeClaimRetentionPolicy",
     "minReadySeconds",
 )
-
-
-def go_string_map(labels: dict[str, Any]) -> str:
-    """Go's %#v of a map[string]string."""
-    body = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(labels.items()))
-    return f"map[string]string{{{body}}}"
 
 
 def selector_matches(selector: Obj, labels: dict[str, Any]) -> bool:
@@ -84,7 +79,7 @@ def _template_selector(obj: Obj) -> list[FieldError]:
             FieldError(
                 "invalid",
                 "spec.selector",
-                "map[string]string{}",
+                selector,
                 "empty selector is invalid for deployment",
             )
         ]
@@ -93,7 +88,7 @@ def _template_selector(obj: Obj) -> list[FieldError]:
             FieldError(
                 "invalid",
                 "spec.template.metadata.labels",
-                GoRepr(go_string_map(labels)),
+                labels,
                 "`selector` does not match template `labels`",
             )
         ]
@@ -132,7 +127,6 @@ def service(obj: Obj, old: Obj | None, ctx: Ctx) -> list[FieldError]:
         spec["clusterIPs"] = old_spec.get("clusterIPs", [old_spec["clusterIP"]])
     if spec.get("clusterIP") != old_spec.get("clusterIP"):
         ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
-        ips = GoRepr("[]string{" + ", ".join(json.dumps(v) for v in ips) + "}")
         return [FieldError("invalid", "spec.clusterIPs[0]", ips, "may not change once set")]
     return []
 

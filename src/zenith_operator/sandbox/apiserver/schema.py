@@ -9,8 +9,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from . import cel
+from . import cel, scale
 from .errors import FieldError
+
+NIL = cel.NIL  # how a field.Error without a field path names it
+BLOCKING = ("notsupported", "required", "toolong", "toomany", "typeinvalid")
+NOT_CHECKED = FieldError(
+    "invalid",
+    NIL,
+    None,
+    "some validation rules were not checked because the object was invalid; correct the "
+    "existing errors to complete validation",
+)
 
 Schema = dict[str, Any]
 _SKIP_ROOT = ("apiVersion", "kind", "metadata")
@@ -175,21 +185,18 @@ def validate(
             )
         )
         return
-    before = len(errs)
-    if "enum" in s and value not in s["enum"]:
-        supported = ", ".join(f'"{v}"' if isinstance(v, str) else f'"{_num(v)}"' for v in s["enum"])
-        errs.append(FieldError("notsupported", path, value, f"supported values: {supported}"))
+    _validate_composition(s, value, path, errs)
     if isinstance(value, str):
         _validate_string(s, value, path, errs)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         _validate_number(s, value, path, errs)
     elif isinstance(value, list):
         _validate_array(s, value, path, errs, old if has_old else None)
-    elif isinstance(value, dict):
+    if "enum" in s and value not in s["enum"]:
+        supported = ", ".join(f'"{v}"' if isinstance(v, str) else f'"{_num(v)}"' for v in s["enum"])
+        errs.append(FieldError("notsupported", path, value, f"supported values: {supported}"))
+    if isinstance(value, dict):
         _validate_object(s, value, path, errs, old, has_old, root)
-    _validate_composition(s, value, path, errs)
-    if len(errs) == before:
-        cel.evaluate(s, value, old, has_old, path, errs)
 
 
 def _fails(s: Schema, value: Any, path: str) -> bool:
@@ -198,44 +205,61 @@ def _fails(s: Schema, value: Any, path: str) -> bool:
     return bool(sub)
 
 
+def _fewest_errors(subs: list[Schema], value: Any, path: str) -> list[FieldError]:
+    """The errors of the failing alternative that fails least (kube-openapi keeps the
+    alternative with the most successful checks)."""
+    results = []
+    for sub in subs:
+        found: list[FieldError] = []
+        validate(sub, value, path, found)
+        if found:
+            results.append(found)
+    return min(results, key=len) if results else []
+
+
+def _composite(message: str) -> FieldError:
+    """kube-openapi's composite errors are not field errors: `<nil>: Invalid value: "": ...`."""
+    return FieldError("invalid", NIL, "", message)
+
+
 def _validate_composition(s: Schema, value: Any, path: str, errs: list[FieldError]) -> None:
-    """allOf/anyOf/oneOf/not value validation (kube-openapi's composite errors)."""
+    """anyOf/oneOf/allOf/not, in kube-openapi's order and wording."""
     name = path or "."
-    for sub in s.get("allOf") or []:
-        validate(sub, value, path, errs)
     any_of = s.get("anyOf")
     if any_of and all(_fails(sub, value, path) for sub in any_of):
-        errs.append(
-            FieldError(
-                "invalid", path, value, f'"{name}" must validate at least one schema (anyOf)'
-            )
-        )
+        errs.append(_composite(f'"{name}" must validate at least one schema (anyOf)'))
+        errs += _fewest_errors(any_of, value, path)
     if one_of := s.get("oneOf"):
         passing = sum(not _fails(sub, value, path) for sub in one_of)
         if passing != 1:
+            found = "Found none valid" if passing == 0 else f"Found {passing} valid alternatives"
             errs.append(
-                FieldError(
-                    "invalid",
-                    path,
-                    value,
-                    f'"{name}" must validate one and only one schema (oneOf)',
-                )
+                _composite(f'"{name}" must validate one and only one schema (oneOf). {found}')
             )
+            if passing == 0:
+                errs += _fewest_errors(one_of, value, path)
+    if all_of := s.get("allOf"):
+        failed = 0
+        for sub in all_of:
+            before = len(errs)
+            validate(sub, value, path, errs)
+            failed += len(errs) > before
+        if failed:
+            none = ". None validated" if failed == len(all_of) else ""
+            errs.append(_composite(f'"{name}" must validate all the schemas (allOf){none}'))
     if "not" in s and not _fails(s["not"], value, path):
-        errs.append(
-            FieldError("invalid", path, value, f'"{name}" must not validate the schema (not)')
-        )
+        errs.append(_composite(f'"{name}" must not validate the schema (not)'))
 
 
 def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -> None:
-    fmt = s.get("format")
-    if fmt in _FORMATS and not _FORMATS[fmt](value):
+    """kube-openapi's string validator reports the first of maxLength, minLength, pattern;
+    the format validator runs after it."""
+    if "maxLength" in s and len(value) > s["maxLength"]:
+        n = s["maxLength"]
         errs.append(
-            FieldError(
-                "typeinvalid", path, value, f'{path} in body must be of type {fmt}: "{value}"'
-            )
+            FieldError("toolong", path, value, f"may not be more than {n} {_plural(n, 'byte')}")
         )
-    if "minLength" in s and len(value) < s["minLength"]:
+    elif "minLength" in s and len(value) < s["minLength"]:
         errs.append(
             FieldError(
                 "invalid",
@@ -244,13 +268,21 @@ def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -
                 f"{path} in body should be at least {s['minLength']} chars long",
             )
         )
-    if "maxLength" in s and len(value) > s["maxLength"]:
-        n = s["maxLength"]
-        errs.append(FieldError("toolong", path, value, f"may not be longer than {n}"))
-    if "pattern" in s and not re.search(s["pattern"], value):
+    elif "pattern" in s and not re.search(s["pattern"], value):
         errs.append(
             FieldError("invalid", path, value, f"{path} in body should match '{s['pattern']}'")
         )
+    fmt = s.get("format")
+    if fmt in _FORMATS and not _FORMATS[fmt](value):
+        errs.append(
+            FieldError(
+                "typeinvalid", path, value, f'{path} in body must be of type {fmt}: "{value}"'
+            )
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
 
 
 def _validate_number(s: Schema, value: float, path: str, errs: list[FieldError]) -> None:
@@ -311,7 +343,12 @@ def _validate_array(
         )
     if "maxItems" in s and len(value) > s["maxItems"]:
         errs.append(
-            FieldError("toomany", path, len(value), f"must have at most {s['maxItems']} items")
+            FieldError(
+                "toomany",
+                path,
+                len(value),
+                f"must have at most {s['maxItems']} {_plural(s['maxItems'], 'item')}",
+            )
         )
     list_type = s.get("x-kubernetes-list-type")
     keys = s.get("x-kubernetes-list-map-keys") or []
@@ -355,7 +392,12 @@ def _validate_object(
         )
     if "maxProperties" in s and len(value) > s["maxProperties"]:
         errs.append(
-            FieldError("toomany", path, len(value), f"must have at most {s['maxProperties']} items")
+            FieldError(
+                "toomany",
+                path,
+                len(value),
+                f"must have at most {s['maxProperties']} {_plural(s['maxProperties'], 'item')}",
+            )
         )
     props = s.get("properties") or {}
     addl = s.get("additionalProperties")
@@ -369,11 +411,26 @@ def _validate_object(
 
 
 def process(
-    schema: Schema, obj: dict[str, Any], old: dict[str, Any] | None
+    schema: Schema,
+    obj: dict[str, Any],
+    old: dict[str, Any] | None,
+    scale_paths: tuple[str, str, str] | None = None,
 ) -> tuple[list[FieldError], list[str]]:
-    """Prune, default and validate a custom resource; returns (errors, pruned field paths)."""
+    """Prune, default and validate a custom resource; returns (errors, pruned field paths).
+
+    As apiextensions' strategy: the schema's errors, the scale subresource's accessors,
+    then the x-kubernetes-validations rules of the whole object, unless an earlier error
+    is a blocking one (type, enum, required, too long, too many): then one `<nil>` error
+    says the rules were not checked. Other value errors do not stop the rules."""
     unknown: list[str] = []
     prune_and_default(schema, obj, "", unknown, root=True)
     errs: list[FieldError] = []
     validate(schema, obj, "", errs, old, old is not None, root=True)
+    if scale_paths is not None:
+        errs += scale.validation_errors(obj, scale_paths)
+    if cel.has_rules(schema):
+        if any(e.type in BLOCKING for e in errs):
+            errs.append(NOT_CHECKED)
+        else:
+            errs += cel.validate_tree(schema, obj, old, old is not None, "", root=True)
     return errs, unknown

@@ -101,6 +101,19 @@ def _get(obj: dict[str, Any], path: tuple[str, ...]) -> str:
     return str(cur)
 
 
+# Kinds with their own field label conversion (pkg/apis/core/v1/conversion.go); the others
+# use apimachinery's default, which words an unknown field differently.
+_OWN_CONVERSION = {
+    ("", "pods"),
+    ("", "namespaces"),
+    ("", "secrets"),
+    ("", "nodes"),
+    ("", "services"),
+    ("", "events"),
+    ("", "replicationcontrollers"),
+}
+
+
 def parse_fields(text: str | None, rt: ResourceType) -> Matcher:
     """Compile a field selector over the fields this resource supports."""
     if not text:
@@ -117,7 +130,7 @@ def parse_fields(text: str | None, rt: ResourceType) -> Matcher:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
         name, op, value = m.groups()
         if name not in known:
-            if rt.custom:
+            if rt.key not in _OWN_CONVERSION:  # runtime.DefaultMetaV1FieldSelectorConversion
                 raise bad_request(
                     f'"{name}" is not a known field selector: only "metadata.name", '
                     '"metadata.namespace"'

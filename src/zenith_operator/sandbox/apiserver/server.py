@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, meta, openapi, tables
+from . import auth, discovery, errors, meta, openapi, tables
 from .errors import ApiError
 from .resources import ResourceType
 from .rest import Api, Ctx
@@ -42,9 +42,13 @@ def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> we
 class App:
     """Routes requests for one Api; `bookmark_interval` paces watch BOOKMARK events."""
 
-    def __init__(self, api: Api, bookmark_interval: float = 60.0) -> None:
+    def __init__(
+        self, api: Api, bookmark_interval: float = 60.0, tokens: dict[str, str] | None = None
+    ) -> None:
         self.api = api
         self.bookmark_interval = bookmark_interval
+        self.authn = auth.Authenticator(api.store, tokens)
+        self.authz = auth.Authorizer(api.store)
         self.address = "127.0.0.1:0"
         self.web = web.Application(client_max_size=64 * 1024 * 1024)
         self.web.router.add_route("*", "/{tail:.*}", self.handle)
@@ -62,7 +66,7 @@ class App:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
-        registry = self.api.registry
+        user = self.authn.authenticate(request.headers.get("Authorization", ""))
         if request.method == "GET":
             doc = self._discovery(parts)
             if doc is not None:
@@ -72,7 +76,9 @@ class App:
         route = self._route(parts)
         if route is None:
             raise errors.path_not_found()
-        del registry
+        attrs = _attributes(request, route)
+        if not self.authz.allowed(user, attrs):
+            raise auth.forbidden(user, attrs)
         return await self._verb(request, route)
 
     def _discovery(self, parts: list[str]) -> Any:
@@ -175,6 +181,8 @@ class App:
         if method == "POST" and not r.name:
             obj = api.create(rt, ns, await self._body(request), ctx)
             return _json(obj, 201, ctx.warnings)
+        if method == "POST" and r.sub == "token":
+            return _json(self._token(r, await self._body(request)), 201)
         if method == "POST" and r.sub == "binding":
             return _json(self._bind(r, await self._body(request), ctx), 201)
         if method == "PUT" and r.name:
@@ -208,6 +216,22 @@ class App:
                 return _json(api.delete_collection(rt, r.namespace, opts, ctx))
         raise errors.method_not_allowed()
 
+    def _token(self, r: Route, body: Any) -> Any:
+        """serviceaccounts/token (TokenRequest): a token authenticating as that account."""
+        sa = self.api.find(r.rt, r.namespace or "", r.name)
+        spec = dict((body or {}).get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        spec.setdefault("audiences", ["https://kubernetes.default.svc"])
+        spec["expirationSeconds"] = seconds
+        token = self.authn.issue(r.namespace or "", r.name, sa["metadata"]["uid"])
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": None},
+            "spec": spec,
+            "status": {"token": token, "expirationTimestamp": meta.now(seconds)},
+        }
+
     def _bind(self, r: Route, body: Any, ctx: Ctx) -> Any:
         """pods/binding: set spec.nodeName once, as the scheduler does."""
         api, rt = self.api, r.rt
@@ -230,6 +254,22 @@ class App:
             "status": "Success",
             "code": 201,
         }
+
+
+def _attributes(request: web.Request, r: Route) -> auth.Attributes:
+    """RequestInfo: the verb and what it acts on (a namespace's own namespace is itself)."""
+    method = request.method
+    watch = r.watch_path or request.query.get("watch") in ("true", "1")
+    if method == "GET":
+        verb = "watch" if watch else ("get" if r.name else "list")
+    elif method == "DELETE":
+        verb = "delete" if r.name else "deletecollection"
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+    namespace = r.namespace or ""
+    if r.rt.key == ("", "namespaces") and r.name:
+        namespace = r.name
+    return auth.Attributes(verb, r.rt.group, r.rt.plural, r.sub, namespace, r.name)
 
 
 def _missing() -> Any:

@@ -54,7 +54,9 @@ def containers(spec: Obj, path: str, extra_volumes: set[str] | None = None) -> l
             if not c.get("image"):
                 errs.append(FieldError("required", f"{where}.image"))
             for j, port in enumerate(c.get("ports") or []):
-                if not _port_ok(port.get("containerPort")):
+                if not port.get("containerPort"):
+                    errs.append(FieldError("required", f"{where}.ports[{j}].containerPort"))
+                elif not _port_ok(port.get("containerPort")):
                     errs.append(
                         FieldError(
                             "invalid",

@@ -69,21 +69,20 @@ async def serve_watch(
     rv_param = q.get("resourceVersion") or ""
     initial_events = q.get("sendInitialEvents") == "true"
 
-    if rv_param not in ("", "0") and not initial_events:
-        if not rv_param.isdigit():
-            raise errors.bad_request(
-                f'invalid resource version: strconv.ParseUint: parsing "{rv_param}": invalid syntax'
-            )
-        await wait_until_fresh(api, int(rv_param))
+    if rv_param not in ("", "0") and not initial_events and not rv_param.isdigit():
+        raise errors.bad_request(
+            f'invalid resource version: strconv.ParseUint: parsing "{rv_param}": invalid syntax'
+        )
     # No awaits between snapshot and subscribe: nothing can slip between them.
     watcher = store.subscribe(rt.key, ns)
     first: list[bytes] = []
     last_rv = store.current_rv()
     expired: str | None = None
+    after = 0  # events up to this resourceVersion are not sent
     if rv_param in ("", "0") or initial_events:
         first = [_line("ADDED", render(o)) for o in store.list_objs(rt.key, ns) if match(o)]
     else:
-        since = int(rv_param)
+        since = after = int(rv_param)
         if since < store.oldest_rv():
             expired = f"too old resource version: {rv_param} ({store.oldest_rv()})"
         else:
@@ -110,7 +109,9 @@ async def serve_watch(
             await resp.write(line)
         if initial_events and bookmarks:
             await resp.write(_bookmark(rt, last_rv, initial_end=True))
-        await _stream(resp, api, rt, watcher, match, deadline, bookmarks, bookmark_interval, render)
+        await _stream(
+            resp, api, rt, watcher, match, deadline, bookmarks, bookmark_interval, render, after
+        )
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -119,7 +120,8 @@ async def serve_watch(
 
 
 async def wait_until_fresh(api: Api, rv: int, wait: float = 3.0) -> None:
-    """A resourceVersion from the future: wait briefly, then 504 as the watch cache does."""
+    """A LIST at a resourceVersion from the future: wait briefly, then 504 as the watch cache
+    does. (A WATCH from the future answers 200 and waits for that resourceVersion instead.)"""
     deadline = time.monotonic() + wait
     while api.store.current_rv() < rv:
         if time.monotonic() > deadline:
@@ -158,6 +160,7 @@ async def _stream(
     bookmarks: bool,
     interval: float,
     render: Callable[[Obj], Obj],
+    after: int = 0,
 ) -> None:
     next_bookmark = time.monotonic() + interval
     final_bookmark_sent = False
@@ -184,6 +187,6 @@ async def _stream(
             continue
         if event is None or watcher.overflowed:
             return
-        kind = _translate(event, match)
+        kind = _translate(event, match) if event.rv > after else None
         if kind is not None:
             await resp.write(_line(kind, render(event.obj)))
