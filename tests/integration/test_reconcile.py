@@ -234,7 +234,7 @@ def test_spec_edits_are_reconciled(operator: Operator) -> None:
         "pair",
         {
             "spec": {
-                "zenithSpec": {"stopped": False, "replicas": 1, "ports": {"listen": 5432}},
+                "zenithSpec": {"stopped": False, "replicas": 1, "ports": {"listen": 15432}},
                 "template": {"spec": {"nodeSelector": {"disk": "ssd"}}},
             }
         },

@@ -305,18 +305,21 @@ def test_reserved_volume_name() -> None:
     assert caught.value.path == "spec.template.spec.volumes[0].name"
 
 
+CLAIM = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+
+
 def test_volume_claim_template_override() -> None:
     s = parse_spec(
         {
             "volumeClaimTemplates": [
-                {"metadata": {"name": "data"}, "spec": {"storageClassName": "x"}},
-                {"metadata": {"name": "wal"}, "spec": {}},
+                {"metadata": {"name": "data"}, "spec": {"storageClassName": "x", **CLAIM}},
+                {"metadata": {"name": "wal"}, "spec": CLAIM},
             ]
         }
     )
     claims = statefulset(REF, s, [], "h")["spec"]["volumeClaimTemplates"]
     assert [c["metadata"]["name"] for c in claims] == ["data", "wal"]
-    assert claims[0]["spec"] == {"storageClassName": "x"}
+    assert claims[0]["spec"] == {"storageClassName": "x", **CLAIM}
     assert claims[1]["metadata"]["labels"] == LABELS
 
 
