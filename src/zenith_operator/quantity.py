@@ -33,7 +33,7 @@ def parse_quantity(value: int | str) -> Decimal:
     digits = len(match.group(1))
     with localcontext(Context(prec=digits + 40, Emax=999999999999999999, Emin=-999999999999999999)):
         if suffix in _BINARY:
-            return number * (2 ** _BINARY[suffix])
+            return number * Decimal(2 ** _BINARY[suffix])
         if suffix in _DECIMAL:
             return number.scaleb(_DECIMAL[suffix])
         exponent = int(suffix[1:])

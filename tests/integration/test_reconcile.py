@@ -247,12 +247,12 @@ def test_spec_edits_are_reconciled(operator: Operator) -> None:
         return (
             spec.get("replicas") == 1
             and pod.get("nodeSelector") == {"disk": "ssd"}
-            and ports["listen"] == 5432
+            and ports["listen"] == 15432
         )
 
     eventually(edited, RECONCILE_TIMEOUT, "replicas, port and nodeSelector edits")
     rw = operator.get("Service", "pair-rw") or {}
-    assert rw["spec"]["ports"][0]["port"] == 5432
+    assert rw["spec"]["ports"][0]["port"] == 15432
     # Removing a field we set before removes it from the StatefulSet too.
     operator.kube.patch(
         Ref(GROUP_VERSION, "ZenithCluster", "pair", NS),

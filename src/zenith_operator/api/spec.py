@@ -232,8 +232,7 @@ class LocalStorage(SpecModel):
             nested = a.path.startswith(b.path + "/") or b.path.startswith(a.path + "/")
             if a.node == b.node and (a.path == b.path or nested):
                 raise ValueError(
-                    "nodes: two instances cannot share a directory (same node, same or "
-                    "nested path)"
+                    "nodes: two instances cannot share a directory (same node, same or nested path)"
                 )
         return self
 
@@ -269,9 +268,7 @@ class ZenithSpec(SpecModel):
         default=2, description="2: active + standby (master-standby); 1: single instance"
     )
     version: ShortText | None = Field(default=None, description="database software version")
-    package_name: ShortText | None = Field(
-        default=None, description="database software package"
-    )
+    package_name: ShortText | None = Field(default=None, description="database software package")
     package_type: PackageType = Field(
         default=PackageType.TAR, description="package format of packageName"
     )
@@ -548,9 +545,7 @@ CLAIM_TEMPLATE_SCHEMA: JsonDict = {
             "type": "object",
             **_FREE,
             "required": ["name"],
-            "properties": {
-                "name": {"type": "string", "maxLength": 63, "pattern": DNS1123_LABEL}
-            },
+            "properties": {"name": {"type": "string", "maxLength": 63, "pattern": DNS1123_LABEL}},
         },
         "spec": {
             "type": "object",

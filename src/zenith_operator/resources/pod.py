@@ -213,7 +213,38 @@ def _containers(
         names.add(c.name)
         sidecars.append(c.as_dict())
     inits = _plain(t.init_containers, names, "spec.template.spec.initContainers")
+    _check_sidecar_ports(main, t.containers, "spec.template.spec.containers")
+    _check_sidecar_ports(main, t.init_containers, "spec.template.spec.initContainers")
     return [main, *sidecars], inits
+
+
+def _check_sidecar_ports(
+    main: dict[str, Any], containers: list[ContainerOverride], path: str
+) -> None:
+    """A sidecar may not expose a port number or name of `zenith-ha` (listen,
+    replication, agent, or the user's extra ports on it)."""
+    numbers = {p["containerPort"]: p.get("name") for p in main["ports"]}
+    names = {p.get("name") for p in main["ports"]} - {None}
+    for i, c in enumerate(containers):
+        if c.name == naming.CONTAINER_NAME:
+            continue
+        ports = c.as_dict().get("ports") or []
+        if not isinstance(ports, list):
+            raise SpecError(f"{path}[{i}].ports", "must be a list")
+        for j, port in enumerate(ports):
+            if not isinstance(port, dict):
+                raise SpecError(f"{path}[{i}].ports[{j}]", "must be an object")
+            number, name = port.get("containerPort"), port.get("name")
+            if number in numbers:
+                raise SpecError(
+                    f"{path}[{i}].ports[{j}].containerPort",
+                    f"port {number} is {naming.CONTAINER_NAME}'s {numbers[number]!r} port",
+                )
+            if name is not None and name in names:
+                raise SpecError(
+                    f"{path}[{i}].ports[{j}].name",
+                    f"port name {name!r} is used by {naming.CONTAINER_NAME}",
+                )
 
 
 def _plain(containers: list[ContainerOverride], taken: set[str], path: str) -> list[dict[str, Any]]:
