@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from zenith_operator import naming
+from zenith_operator.agent.auth import TOKEN_ENV
 from zenith_operator.api.cluster import ClusterRef
 from zenith_operator.api.spec import ContainerOverride, SpecError, ZenithClusterSpec
 from zenith_operator.ha.timing import liveness_timing
@@ -47,14 +48,26 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
         "ZENITH_AGENT_PORT": str(z.ports.agent),
         "ZENITH_LISTEN_PORT": str(z.ports.listen),
         "ZENITH_REPLICATION_PORT": str(z.ports.replication),
-        "ZENITH_TOKEN_FILE": f"{naming.CONFIG_DIR}/agent/{naming.AGENT_TOKEN_KEY}",
         "ZENITH_REPLICATION_SSL_MANDATORY": "true" if z.replication_ssl_mandatory else "false",
+    }
+    # The agent token comes in the environment, never as a file: the database runs
+    # under the agent's uid and could read any file the agent can (pg_read_file). The
+    # agent takes it out of its environment at start and hides its /proc entries.
+    token = {
+        "name": TOKEN_ENV,
+        "valueFrom": {
+            "secretKeyRef": {
+                "name": naming.agent_secret_name(ref.name),
+                "key": naming.AGENT_TOKEN_KEY,
+            }
+        },
     }
     return [
         _field_env("POD_NAME", "metadata.name"),
         _field_env("POD_NAMESPACE", "metadata.namespace"),
         _field_env("POD_IP", "status.podIP"),
         *({"name": k, "value": v} for k, v in plain.items()),
+        token,
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -21,10 +22,8 @@ class Stopped:
         return self.flag.is_set()
 
     async def wait(self, timeout: float | None = None) -> bool:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flag.wait(), timeout)
-        except TimeoutError:
-            pass
         return self.flag.is_set()
 
 
