@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import re
 import uuid
 from datetime import datetime
@@ -247,10 +248,31 @@ def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -
     if "maxLength" in s and len(value) > s["maxLength"]:
         n = s["maxLength"]
         errs.append(FieldError("toolong", path, value, f"may not be longer than {n}"))
-    if "pattern" in s and not re.search(s["pattern"], value):
+    if "pattern" in s and not go_regex(s["pattern"]).search(value):
         errs.append(
             FieldError("invalid", path, value, f"{path} in body should match '{s['pattern']}'")
         )
+
+
+@functools.lru_cache(maxsize=256)
+def go_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` with Go (RE2) semantics for `$`: the end of the text only. Python's `$`
+    also matches before a final newline, so "img\\n" would pass `^\\S+$`."""
+    out, escaped, in_class = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            out.append(r"\Z")
+            continue
+        out.append(ch)
+    return re.compile("".join(out))
 
 
 def _validate_number(s: Schema, value: float, path: str, errs: list[FieldError]) -> None:
