@@ -76,6 +76,23 @@ def secret(name: str, data: dict[str, str]) -> Obj:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
 
 
+def local_pv(name: str, node: str, path: str) -> Obj:
+    """Someone else's local PersistentVolume (an administrator's, another cluster's)."""
+    term = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "manual",
+            "local": {"path": path},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [term]}]}},
+        },
+    }
+
+
 SIDECAR = {"name": "metrics", "image": "exporter:1"}
 SZ = "spec.zenithSpec"
 ST = "spec.template.spec"
@@ -358,6 +375,12 @@ INVALID: list[Invalid] = [
         "path-outside-roots",
         local(("node-a", "/opt/zenith")),
         f"{SZ}.localStorage.nodes[0].path",
+    ),
+    Invalid(
+        "path-used-by-another-pv",
+        local(("node-a", "/mnt/disks/taken/inner")),
+        f"{SZ}.localStorage.nodes[0].path",
+        (local_pv("bad-input-taken", "node-a", "/mnt/disks/taken"),),
     ),
     Invalid(
         "nodes-fewer-than-replicas",

@@ -56,6 +56,8 @@ def invalid_clusters(sandbox: Sandbox) -> Iterator[dict[str, Cluster]]:
             for doc in case.extra:
                 if doc["kind"] == "ConfigMap":
                     core.create_namespaced_config_map(sandbox.namespace, doc)
+                elif doc["kind"] == "PersistentVolume":
+                    core.create_persistent_volume(doc)
                 else:
                     core.create_namespaced_secret(sandbox.namespace, doc)
                 extras.append((doc["kind"], doc["metadata"]["name"]))
@@ -70,6 +72,8 @@ def invalid_clusters(sandbox: Sandbox) -> Iterator[dict[str, Cluster]]:
         for kind, name in extras:
             if kind == "ConfigMap":
                 core.delete_namespaced_config_map(name, sandbox.namespace)
+            elif kind == "PersistentVolume":
+                core.delete_persistent_volume(name)
             else:
                 core.delete_namespaced_secret(name, sandbox.namespace)
         for cluster in made.values():

@@ -29,7 +29,11 @@ from zenith_operator.controller.reconcile_conditions import (
 )
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.controller.reconcile_storage import release_stale_claim
-from zenith_operator.controller.spec_errors import check_static, read_sources
+from zenith_operator.controller.spec_errors import (
+    check_local_paths_free,
+    check_static,
+    read_sources,
+)
 from zenith_operator.resources import desired
 from zenith_operator.resources.workload import agent_token_secret, credentials_secret, new_token
 
@@ -88,6 +92,7 @@ def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     """Raises SpecError, ConflictError or KubeError."""
     cluster = from_body(body)
     check_static(cluster)
+    check_local_paths_free(kube, cluster)
     applied = [ensure_token_secret(kube, cluster.ref)]
     if not cluster.spec.zenith_spec.db_secrets:
         applied.append(ensure_credentials_secret(kube, cluster.ref))

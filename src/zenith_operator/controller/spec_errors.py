@@ -19,6 +19,7 @@ from zenith_operator.api.cluster import ZenithCluster
 from zenith_operator.api.spec import Engine, SpecError
 from zenith_operator.controller.reconcile_kube import Kube, Ref
 from zenith_operator.resources.config import ResolvedSource, SourceRef, referenced_sources, resolve
+from zenith_operator.resources.storage import pv_name
 
 LOCAL_ROOTS_ENV = "ZENITH_LOCAL_STORAGE_ROOTS"
 DEFAULT_LOCAL_ROOTS = ("/mnt", "/srv", "/data", "/var/lib/zenith-local")
@@ -61,6 +62,43 @@ def check_static(cluster: ZenithCluster, roots: tuple[str, ...] | None = None) -
                 f"({', '.join(allowed) or 'none configured'}; operator setting "
                 f"{LOCAL_ROOTS_ENV})",
             )
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
+
+
+def _pv_node(pv: Mapping[str, Any]) -> str | None:
+    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for expr in term.get("matchExpressions") or []:
+            if expr.get("key") == "kubernetes.io/hostname" and expr.get("values"):
+                return str(expr["values"][0])
+    return None
+
+
+def check_local_paths_free(kube: Kube, cluster: ZenithCluster) -> None:
+    """No other PersistentVolume (another cluster's, or the administrator's) uses the
+    same or a nested directory on the same node: two databases in one directory kill
+    each other's server and corrupt the data."""
+    z = cluster.spec.zenith_spec
+    if not z.local_storage:
+        return
+    ours = {pv_name(cluster.ref, i) for i in range(len(z.local_storage.nodes))}
+    pvs = kube.list("v1", "PersistentVolume", None, {})
+    for i, entry in enumerate(z.local_storage.nodes):
+        for pv in pvs:
+            name = (pv.get("metadata") or {}).get("name", "")
+            spec = pv.get("spec") or {}
+            path = (spec.get("local") or spec.get("hostPath") or {}).get("path")
+            if name in ours or not path or _pv_node(pv) not in (entry.node, None):
+                continue
+            if _overlap(os.path.normpath(str(path)), entry.path):
+                raise SpecError(
+                    f"spec.zenithSpec.localStorage.nodes[{i}].path",
+                    f"{entry.path!r} on node {entry.node!r} overlaps {path!r} of "
+                    f"PersistentVolume {name}",
+                )
 
 
 def read_sources(kube: Kube, cluster: ZenithCluster) -> list[ResolvedSource]:
