@@ -239,6 +239,11 @@ REJECTED: list[Rejected] = [
         "container-name", template(containers=[{"name": "Side_Car"}]), (f"{ST}.containers[0].name",)
     ),
     Rejected(
+        "sidecar-image-space",
+        template(containers=[{"name": "metrics", "image": "exporter 1"}]),
+        (f"{ST}.containers[0].image",),
+    ),
+    Rejected(
         "priority-class", template(priorityClassName="Bad_Class"), (f"{ST}.priorityClassName",)
     ),
     Rejected(
@@ -366,6 +371,15 @@ INVALID: list[Invalid] = [
         "volume-reserved",
         template(volumes=[{"name": "config", "emptyDir": {}}]),
         f"{ST}.volumes[0].name",
+    ),
+    Invalid(
+        "mount-unknown-volume",
+        template(
+            containers=[
+                {"name": "zenith-ha", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]}
+            ]
+        ),
+        "spec.template",
     ),
     Invalid(
         "sidecar-duplicate", template(containers=[SIDECAR, SIDECAR]), f"{ST}.containers[1].name"

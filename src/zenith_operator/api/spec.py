@@ -456,6 +456,13 @@ class ContainerOverride(SpecModel):
     name: str = Field(
         min_length=1, max_length=63, pattern=DNS1123_LABEL, description="container name"
     )
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        pattern=NO_SPACE,
+        description="container image (sidecars; not allowed on zenith-ha)",
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)

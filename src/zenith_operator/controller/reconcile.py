@@ -88,6 +88,29 @@ def ensure_generated_secret(kube: Kube, ref: ClusterRef, secret: dict[str, Any])
     return Applied(sref, "unchanged")
 
 
+# Where a child refused by the API server as invalid comes from in the ZenithCluster.
+REFUSED_FIELD = {
+    "StatefulSet": "spec.template",
+    "Service": "spec.zenithSpec.ports",
+    "PersistentVolume": "spec.zenithSpec.localStorage",
+    "StorageClass": "spec.zenithSpec.storageClassName",
+}
+
+
+def _apply_child(kube: Kube, obj: dict[str, Any], owned: bool = True) -> Applied:
+    """apply(); an object the API server refuses as invalid (422) was built from a bad
+    spec the CRD could not see (free-form template parts): a SpecError, not a retry."""
+    try:
+        return apply(kube, obj, owned=owned)
+    except KubeError as exc:
+        if exc.status != 422:
+            raise
+        raise SpecError(
+            REFUSED_FIELD.get(obj["kind"], "spec"),
+            f"the API server refused {Ref.of(obj)} built from it: {exc.message}",
+        ) from exc
+
+
 def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     """Raises SpecError, ConflictError or KubeError."""
     cluster = from_body(body)
@@ -99,11 +122,11 @@ def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     sources = read_sources(kube, cluster)
     want = desired(cluster, sources)
     for obj in want.cluster_scoped:
-        applied.append(apply(kube, obj, owned=obj["kind"] != "StorageClass"))
+        applied.append(_apply_child(kube, obj, owned=obj["kind"] != "StorageClass"))
         if obj["kind"] == "PersistentVolume" and release_stale_claim(kube, obj):
             applied.append(Applied(Ref.of(obj), "patched", "released for its claim again"))
     for obj in want.namespaced:
-        applied.append(apply(kube, obj))
+        applied.append(_apply_child(kube, obj))
     return applied
 
 
