@@ -231,6 +231,11 @@ REJECTED: list[Rejected] = [
         spec(template={"metadata": {"labels": {"team": "a b"}}}),
         ("spec.template.metadata.labels",),
     ),
+    Rejected(
+        "annotation-key",
+        spec(template={"metadata": {"annotations": {"has space/x": "v"}}}),
+        ("keys must be qualified names",),
+    ),
     Rejected("selector-value", template(nodeSelector={"disk": "a b"}), (f"{ST}.nodeSelector",)),
     Rejected(
         "selector-key", template(nodeSelector={"-disk": "ssd"}), ("keys must be qualified names",)

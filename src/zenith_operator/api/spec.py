@@ -413,11 +413,11 @@ _FREE: JsonDict = {"x-kubernetes-preserve-unknown-fields": True}
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
 
 
-def _label_map(description: str) -> Any:
-    """A map of label keys to label values, checked by the CRD and by pydantic."""
+def _label_map(description: str, entries: int = 64) -> Any:
+    """A map with label keys (qualified names), checked by the CRD and by pydantic."""
     return Field(
         default_factory=dict,
-        max_length=64,
+        max_length=entries,
         description=description,
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -441,11 +441,11 @@ def _check_label_keys(labels: dict[str, str]) -> dict[str, str]:
 
 class TemplateMetadata(SpecModel):
     labels: dict[str, LabelValue] = _label_map("added to the pods' labels (ours win on a clash)")
-    annotations: dict[str, str] = Field(
-        default_factory=dict, description="added to the pods' annotations (ours win)"
+    annotations: dict[str, Annotated[str, Field(max_length=65536)]] = _label_map(
+        "added to the pods' annotations (ours win)", entries=128
     )
 
-    _label_keys = field_validator("labels")(_check_label_keys)
+    _label_keys = field_validator("labels", "annotations")(_check_label_keys)
 
 
 class ContainerOverride(SpecModel):
