@@ -14,10 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = "v1"
 API_PREFIX = f"/{PROTOCOL_VERSION}"
+MAX_TTL = 3600.0  # seconds; the CRD bounds unreachableTimeout (the lease) to the same
+MAX_NAME = 253
 
 
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RequestModel(WireModel):
+    """Bodies the agent receives: strict types (no "1" for 1), finite bounded numbers."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
 
 
 class Role(StrEnum):
@@ -97,9 +105,14 @@ class HealthStatus(WireModel):
     reason: str = ""
 
 
-class LeaseRequest(WireModel):
-    ttl: float = Field(gt=0, description="seconds the lease lasts from receipt, agent clock")
-    holder: str = Field(default="zenith-operator", min_length=1)
+class LeaseRequest(RequestModel):
+    ttl: float = Field(
+        gt=0,
+        le=MAX_TTL,
+        allow_inf_nan=False,
+        description="seconds the lease lasts from receipt, agent clock",
+    )
+    holder: str = Field(default="zenith-operator", min_length=1, max_length=MAX_NAME)
 
 
 class LeaseResponse(WireModel):
@@ -107,14 +120,18 @@ class LeaseResponse(WireModel):
     fenced: bool
 
 
-class PromoteRequest(WireModel):
-    lease_ttl: float = Field(gt=0, description="lease granted to the new active")
+class PromoteRequest(RequestModel):
+    lease_ttl: float = Field(
+        gt=0, le=MAX_TTL, allow_inf_nan=False, description="lease granted to the new active"
+    )
 
 
-class PeerAddress(WireModel):
-    host: str = Field(min_length=1)
+class PeerAddress(RequestModel):
+    host: str = Field(min_length=1, max_length=MAX_NAME)
     port: int = Field(ge=1, le=65535)
-    name: str | None = Field(default=None, description="peer instance name, for logs")
+    name: str | None = Field(
+        default=None, max_length=MAX_NAME, description="peer instance name, for logs"
+    )
 
 
 class FollowRequest(PeerAddress):
@@ -125,10 +142,12 @@ class RebuildRequest(PeerAddress):
     """POST /v1/rebuild: rewind from the peer, falling back to a fresh clone."""
 
 
-class ReplicationModeRequest(WireModel):
+class ReplicationModeRequest(RequestModel):
     mode: ReplicationMode
     standby_name: str | None = Field(
-        default=None, description="the standby to wait for; required when mode is sync"
+        default=None,
+        max_length=MAX_NAME,
+        description="the standby to wait for; required when mode is sync",
     )
 
 

@@ -182,3 +182,19 @@ def test_custom_resources_with_kubectl(kubeconfig_path: Path, ns: str) -> None:
     assert 'widget.conformance.zenith.example "w1" deleted' in _kubectl(
         kubeconfig_path, ns, "delete", "wdg", "w1"
     )
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("ZENITH_CONFORMANCE_KUBECONFIG")), reason="the emulator's own answer"
+)
+def test_kubectl_create_configmap_says_the_workaround(kubeconfig_path: Path, ns: str) -> None:
+    cmd = ["kubectl", f"--kubeconfig={kubeconfig_path}", f"--namespace={ns}"]
+    create = [*cmd, "create", "configmap", "lit", "--from-literal=a=b"]
+    done = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "| kubectl apply -f -" in done.stderr
+    dry = subprocess.run(
+        [*create, "--dry-run=client", "-o", "yaml"], capture_output=True, text=True, check=True
+    )
+    assert "configmap/lit created" in _kubectl(
+        kubeconfig_path, ns, "apply", "-f", "-", stdin=dry.stdout
+    )

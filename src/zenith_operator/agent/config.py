@@ -73,7 +73,7 @@ class AgentConfig(BaseModel):
     agent_port: int
     listen_port: int
     replication_port: int
-    token_file: Path
+    token_file: Path | None = None  # None: the token came in $ZENITH_AGENT_TOKEN
     tls_dir: Path | None = None
     # spec.zenithSpec.unreachableTimeout: the replication timeouts follow it (None: engine's)
     unreachable_timeout: int | None = None
@@ -119,7 +119,8 @@ def _read_agent_file(config_dir: Path) -> AgentFile:
         raise ConfigError(f"{path}: field {field}: {err['msg']}") from None
 
 
-def load_config(env: Mapping[str, str] | None = None) -> AgentConfig:
+def load_config(env: Mapping[str, str] | None = None, token_given: bool = False) -> AgentConfig:
+    """`token_given`: the token came in $ZENITH_AGENT_TOKEN (no token file is read)."""
     env = os.environ if env is None else env
     pod = env.get("POD_NAME", "").strip()
     if not pod:
@@ -131,14 +132,18 @@ def load_config(env: Mapping[str, str] | None = None) -> AgentConfig:
         raise ConfigError(f"POD_IP={pod_ip!r} is not an IP address") from None
     config_dir = Path(env.get("ZENITH_CONFIG_DIR", naming.CONFIG_DIR))
     data_dir = Path(env.get("ZENITH_DATA_DIR", naming.DATA_DIR))
-    token_file = Path(
-        env.get("ZENITH_TOKEN_FILE", str(config_dir / "agent" / naming.AGENT_TOKEN_KEY))
-    )
-    try:
-        if not token_file.read_text().strip():
-            raise ConfigError(f"ZENITH_TOKEN_FILE {token_file} is empty")
-    except OSError as exc:
-        raise ConfigError(f"ZENITH_TOKEN_FILE {token_file} is unreadable: {exc.strerror}") from None
+    token_file: Path | None = None
+    if not token_given:
+        token_file = Path(
+            env.get("ZENITH_TOKEN_FILE", str(config_dir / "agent" / naming.AGENT_TOKEN_KEY))
+        )
+        try:
+            if not token_file.read_text().strip():
+                raise ConfigError(f"ZENITH_TOKEN_FILE {token_file} is empty")
+        except OSError as exc:
+            raise ConfigError(
+                f"ZENITH_TOKEN_FILE {token_file} is unreadable: {exc.strerror}"
+            ) from None
     file = _read_agent_file(config_dir)
     engine = env.get("ZENITH_ENGINE", "").strip() or file.engine or "postgres"
     if engine not in ENGINES:

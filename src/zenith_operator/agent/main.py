@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -11,11 +12,17 @@ import sys
 import structlog
 from aiohttp import web
 
-from zenith_operator.agent.auth import TokenFile
+from zenith_operator.agent.auth import (
+    StaticToken,
+    Token,
+    TokenFile,
+    hide_process_memory,
+    take_token_from_env,
+)
 from zenith_operator.agent.config import AgentConfig, ConfigError, load_config
 from zenith_operator.agent.core import Agent
 from zenith_operator.agent.engine import Engine, EngineError
-from zenith_operator.agent.server import make_app, reload_tls, ssl_context
+from zenith_operator.agent.server import AgentRunner, make_app, reload_tls, ssl_context
 
 USAGE = "usage: zenith-operator agent   (all settings come from the environment)"
 
@@ -47,7 +54,7 @@ def make_engine(config: AgentConfig) -> Engine:
     return PostgresEngine(config)
 
 
-async def serve(config: AgentConfig, engine: Engine) -> int:
+async def serve(config: AgentConfig, engine: Engine, token: Token) -> int:
     log = structlog.get_logger("zenith.agent")
     tls = config.tls_files
     try:
@@ -56,8 +63,8 @@ async def serve(config: AgentConfig, engine: Engine) -> int:
         print(f"zenith-operator agent: bad TLS files in {config.tls_dir}: {exc}", file=sys.stderr)
         return 2
     agent = Agent(config, engine)
-    app = make_app(agent, TokenFile(config.token_file))
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    app = make_app(agent, token)
+    runner = AgentRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
         runner,
@@ -103,8 +110,10 @@ def main(argv: list[str]) -> int:
     if argv:
         print(f"zenith-operator agent: unexpected arguments {argv}\n{USAGE}", file=sys.stderr)
         return 2
+    hide_process_memory()
+    given = take_token_from_env(os.environ)  # before any child process exists
     try:
-        config = load_config()
+        config = load_config(token_given=given is not None)
     except ConfigError as exc:
         print(f"zenith-operator agent: bad configuration: {exc}", file=sys.stderr)
         return 2
@@ -114,4 +123,9 @@ def main(argv: list[str]) -> int:
     except (EngineError, ConfigError) as exc:
         print(f"zenith-operator agent: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(serve(config, engine))
+    if given is not None:
+        token: Token = StaticToken(given)
+    else:
+        assert config.token_file is not None
+        token = TokenFile(config.token_file)
+    return asyncio.run(serve(config, engine, token))

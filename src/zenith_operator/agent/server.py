@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from pydantic import BaseModel, ValidationError
 
-from zenith_operator.agent.auth import TokenFile
+from zenith_operator.agent.auth import Token
 from zenith_operator.agent.commands import Busy
 from zenith_operator.agent.core import Agent, Conflict
 from zenith_operator.agent.engine import EngineError
@@ -34,7 +38,7 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AGENT_KEY = web.AppKey("agent", Agent)
-TOKEN_KEY = web.AppKey("token", TokenFile)
+TOKEN_KEY = web.AppKey("token", Token)
 
 
 class ApiError(Exception):
@@ -53,12 +57,55 @@ def error_response(status: int, reason: str, message: str) -> web.Response:
     return json_response(ErrorBody(reason=reason, message=message), status)
 
 
+MAX_DEPTH = 32  # JSON nesting; deeper bodies are refused before parsing
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Nesting deeper than MAX_DEPTH, counted outside strings (cheap, no recursion)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def load_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, no number that overflows a float, bounded nesting."""
+    if _too_deep(raw):
+        raise ApiError(400, "MalformedJSON", f"request body nests deeper than {MAX_DEPTH}")
+    try:
+        return json.loads(raw or b"{}", parse_float=_finite, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "MalformedJSON", f"request body is not JSON: {exc}") from None
+
+
 async def parse(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise ApiError(400, "MalformedJSON", f"request body is not JSON: {exc}") from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "MalformedJSON", "request body must be a JSON object")
     try:
@@ -92,8 +139,10 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
         )
     except web.HTTPNotFound:
         return error_response(404, "NotFound", f"no route {request.path}")
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, _reason(exc.status), exc.text or exc.reason)
     except Exception as exc:
         log.exception("handler failed", path=request.path)
         return error_response(500, "InternalError", f"{type(exc).__name__}: {exc}")
@@ -172,8 +221,51 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def make_app(agent: Agent, token: TokenFile) -> web.Application:
-    app = web.Application(middlewares=[errors_and_auth], client_max_size=64 * 1024)
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "Error"
+
+
+class _JsonErrorHandler(RequestHandler):
+    """Errors found before routing (oversized headers, bad request line) as error JSON."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if already sent
+        text = message or HTTPStatus(status).phrase
+        if status == 400 and exc is not None:
+            text = " ".join(str(exc).split())[:200] or text
+        resp = error_response(status, _reason(status), text)
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class AgentRunner(web.AppRunner):
+    """An AppRunner whose protocol-level errors answer the documented error JSON."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer
+        return server
+
+
+MAX_BODY = 64 * 1024
+
+
+def make_app(agent: Agent, token: Token) -> web.Application:
+    app = web.Application(middlewares=[errors_and_auth], client_max_size=MAX_BODY)
     app[AGENT_KEY] = agent
     app[TOKEN_KEY] = token
     for method, path, handler in ROUTES:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from zenith_operator import naming
-from zenith_operator.api.spec import ZenithClusterSpec, parse_spec
+from zenith_operator.api.spec import DNS1035_LABEL, SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 
 API_VERSION = f"{naming.GROUP}/{naming.VERSION}"
@@ -61,8 +62,17 @@ def ref_from_body(body: Mapping[str, Any]) -> ClusterRef:
     )
 
 
+def check_name(name: str) -> None:
+    """The CRD's rules on metadata.name, for objects stored before they existed."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise SpecError("metadata.name", f"must be at most {MAX_NAME_LENGTH} characters")
+    if not re.match(DNS1035_LABEL, name):
+        raise SpecError("metadata.name", f"{name!r} is not a DNS-1035 label")
+
+
 def from_body(body: Mapping[str, Any]) -> ZenithCluster:
     """Parse a ZenithCluster object; raises SpecError naming the bad field."""
+    check_name(str((body.get("metadata") or {}).get("name", "")))
     return ZenithCluster(
         ref=ref_from_body(body),
         spec=parse_spec(body.get("spec")),

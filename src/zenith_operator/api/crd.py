@@ -24,7 +24,7 @@ import yaml
 
 from zenith_operator import naming
 from zenith_operator.api.cluster import MAX_NAME_LENGTH
-from zenith_operator.api.spec import ZenithClusterSpec
+from zenith_operator.api.spec import DNS1035_LABEL, ZenithClusterSpec
 from zenith_operator.api.status import ZenithClusterStatus
 
 CRD_NAME = f"{naming.PLURAL}.{naming.GROUP}"
@@ -142,7 +142,12 @@ def openapi_schema() -> dict[str, Any]:
             {
                 "rule": f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
                 "message": f"metadata.name must be at most {MAX_NAME_LENGTH} characters",
-            }
+            },
+            {
+                "rule": f"self.metadata.name.matches('{DNS1035_LABEL}')",
+                "message": "metadata.name must be a DNS-1035 label (lowercase letters, digits "
+                "and '-', starting with a letter, ending alphanumeric): it names Services",
+            },
         ],
     }
 

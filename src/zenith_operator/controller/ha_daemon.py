@@ -30,5 +30,10 @@ async def ha_loop(
         memo.kube = Kube.from_environment()
     log = cluster_logger(namespace, name, component="ha")
     log.info("ha loop started")
-    await HaLoop(memo.kube, namespace or "default", name or "", log).run(stopped)
+    loop = HaLoop(memo.kube, namespace or "default", name or "", log)
+    memo.ha_poke = loop.poke  # per-object memo: the update handler wakes this loop
+    try:
+        await loop.run(stopped)
+    finally:
+        memo.ha_poke = None
     log.info("ha loop stopped")

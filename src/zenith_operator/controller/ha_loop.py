@@ -75,8 +75,30 @@ class HaLoop:
         self.memory = Memory()
         self.token: str | None = None
         self.last_reason: str | None = None
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def poke(self) -> None:
+        """Start the next cycle now (thread-safe): the spec changed, so a long
+        pollingInterval set by mistake is not waited out."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _sleep(self, stopped: Any, delay: float) -> None:
+        """Until `delay` passes, the daemon is stopped, or `poke()`."""
+        tasks = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(stopped.wait(delay)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            self._wake.clear()
 
     async def run(self, stopped: Any) -> None:
+        self._loop = asyncio.get_running_loop()
         async with aiohttp.ClientSession() as session:
             client = AgentClient(session, None)
             executor = Executor(self.kube, client, self.memory, self.log)
@@ -91,7 +113,7 @@ class HaLoop:
                     except Exception as exc:  # the loop never dies
                         self.log.exception("ha cycle failed", error=repr(exc))
                     delay = max(0.05, interval - (time.monotonic() - began))
-                    await stopped.wait(delay)
+                    await self._sleep(stopped, delay)
             finally:
                 await executor.close()
 

@@ -118,6 +118,9 @@ def on_create(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.update(*CR, id="reconcile-update", field="spec")
 def on_update(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    poke = getattr(memo, "ha_poke", None)
+    if poke is not None:  # the HA loop reads the new spec now, not after pollingInterval
+        poke()
     run_reconcile(memo, body, "update")
 
 

@@ -29,7 +29,11 @@ from zenith_operator.controller.reconcile_conditions import (
 )
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.controller.reconcile_storage import release_stale_claim
-from zenith_operator.controller.spec_errors import check_static, read_sources
+from zenith_operator.controller.spec_errors import (
+    check_local_paths_free,
+    check_static,
+    read_sources,
+)
 from zenith_operator.resources import desired
 from zenith_operator.resources.workload import agent_token_secret, credentials_secret, new_token
 
@@ -84,21 +88,45 @@ def ensure_generated_secret(kube: Kube, ref: ClusterRef, secret: dict[str, Any])
     return Applied(sref, "unchanged")
 
 
+# Where a child refused by the API server as invalid comes from in the ZenithCluster.
+REFUSED_FIELD = {
+    "StatefulSet": "spec.template",
+    "Service": "spec.zenithSpec.ports",
+    "PersistentVolume": "spec.zenithSpec.localStorage",
+    "StorageClass": "spec.zenithSpec.storageClassName",
+}
+
+
+def _apply_child(kube: Kube, obj: dict[str, Any], owned: bool = True) -> Applied:
+    """apply(); an object the API server refuses as invalid (422) was built from a bad
+    spec the CRD could not see (free-form template parts): a SpecError, not a retry."""
+    try:
+        return apply(kube, obj, owned=owned)
+    except KubeError as exc:
+        if exc.status != 422:
+            raise
+        raise SpecError(
+            REFUSED_FIELD.get(obj["kind"], "spec"),
+            f"the API server refused {Ref.of(obj)} built from it: {exc.message}",
+        ) from exc
+
+
 def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
     """Raises SpecError, ConflictError or KubeError."""
     cluster = from_body(body)
     check_static(cluster)
+    check_local_paths_free(kube, cluster)
     applied = [ensure_token_secret(kube, cluster.ref)]
     if not cluster.spec.zenith_spec.db_secrets:
         applied.append(ensure_credentials_secret(kube, cluster.ref))
     sources = read_sources(kube, cluster)
     want = desired(cluster, sources)
     for obj in want.cluster_scoped:
-        applied.append(apply(kube, obj, owned=obj["kind"] != "StorageClass"))
+        applied.append(_apply_child(kube, obj, owned=obj["kind"] != "StorageClass"))
         if obj["kind"] == "PersistentVolume" and release_stale_claim(kube, obj):
             applied.append(Applied(Ref.of(obj), "patched", "released for its claim again"))
     for obj in want.namespaced:
-        applied.append(apply(kube, obj))
+        applied.append(_apply_child(kube, obj))
     return applied
 
 

@@ -108,16 +108,6 @@ def projected_volume(cluster: str, sources: Iterable[ResolvedSource]) -> dict[st
         projected.append({key: {"name": src.ref.name, "items": items}})
     projected.append(
         {
-            "secret": {
-                "name": naming.agent_secret_name(cluster),
-                "items": [
-                    {"key": naming.AGENT_TOKEN_KEY, "path": f"agent/{naming.AGENT_TOKEN_KEY}"}
-                ],
-            }
-        }
-    )
-    projected.append(
-        {
             "downwardAPI": {
                 "items": [
                     {"path": f"podinfo/{field}", "fieldRef": {"fieldPath": f"metadata.{field}"}}

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from zenith_operator import naming
+from zenith_operator.agent.auth import TOKEN_ENV
 from zenith_operator.api.cluster import ClusterRef
 from zenith_operator.api.spec import ContainerOverride, SpecError, ZenithClusterSpec
 from zenith_operator.ha.timing import liveness_timing
@@ -47,15 +48,27 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
         "ZENITH_AGENT_PORT": str(z.ports.agent),
         "ZENITH_LISTEN_PORT": str(z.ports.listen),
         "ZENITH_REPLICATION_PORT": str(z.ports.replication),
-        "ZENITH_TOKEN_FILE": f"{naming.CONFIG_DIR}/agent/{naming.AGENT_TOKEN_KEY}",
         "ZENITH_REPLICATION_SSL_MANDATORY": "true" if z.replication_ssl_mandatory else "false",
         "ZENITH_UNREACHABLE_TIMEOUT": str(z.unreachable_timeout),
+    }
+    # The agent token comes in the environment, never as a file: the database runs
+    # under the agent's uid and could read any file the agent can (pg_read_file). The
+    # agent takes it out of its environment at start and hides its /proc entries.
+    token = {
+        "name": TOKEN_ENV,
+        "valueFrom": {
+            "secretKeyRef": {
+                "name": naming.agent_secret_name(ref.name),
+                "key": naming.AGENT_TOKEN_KEY,
+            }
+        },
     }
     return [
         _field_env("POD_NAME", "metadata.name"),
         _field_env("POD_NAMESPACE", "metadata.namespace"),
         _field_env("POD_IP", "status.podIP"),
         *({"name": k, "value": v} for k, v in plain.items()),
+        token,
     ]
 
 
@@ -217,7 +230,38 @@ def _containers(
         names.add(c.name)
         sidecars.append(c.as_dict())
     inits = _plain(t.init_containers, names, "spec.template.spec.initContainers")
+    _check_sidecar_ports(main, t.containers, "spec.template.spec.containers")
+    _check_sidecar_ports(main, t.init_containers, "spec.template.spec.initContainers")
     return [main, *sidecars], inits
+
+
+def _check_sidecar_ports(
+    main: dict[str, Any], containers: list[ContainerOverride], path: str
+) -> None:
+    """A sidecar may not expose a port number or name of `zenith-ha` (listen,
+    replication, agent, or the user's extra ports on it)."""
+    numbers = {p["containerPort"]: p.get("name") for p in main["ports"]}
+    names = {p.get("name") for p in main["ports"]} - {None}
+    for i, c in enumerate(containers):
+        if c.name == naming.CONTAINER_NAME:
+            continue
+        ports = c.as_dict().get("ports") or []
+        if not isinstance(ports, list):
+            raise SpecError(f"{path}[{i}].ports", "must be a list")
+        for j, port in enumerate(ports):
+            if not isinstance(port, dict):
+                raise SpecError(f"{path}[{i}].ports[{j}]", "must be an object")
+            number, name = port.get("containerPort"), port.get("name")
+            if number in numbers:
+                raise SpecError(
+                    f"{path}[{i}].ports[{j}].containerPort",
+                    f"port {number} is {naming.CONTAINER_NAME}'s {numbers[number]!r} port",
+                )
+            if name is not None and name in names:
+                raise SpecError(
+                    f"{path}[{i}].ports[{j}].name",
+                    f"port name {name!r} is used by {naming.CONTAINER_NAME}",
+                )
 
 
 def _plain(containers: list[ContainerOverride], taken: set[str], path: str) -> list[dict[str, Any]]:

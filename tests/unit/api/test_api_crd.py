@@ -84,6 +84,7 @@ def test_rules_and_defaults() -> None:
         "default": 10,
         "description": "seconds between two polls of each instance's agent",
         "minimum": 1,
+        "maximum": 300,
         "type": "integer",
     }
     assert nodes[".spec.zenithSpec.storageSize"]["x-kubernetes-validations"][0]["rule"] == (

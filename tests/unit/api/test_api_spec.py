@@ -74,7 +74,7 @@ def test_seed_sample_shape_parses() -> None:
             "greater than pollingInterval",
         ),
         ({"zenithSpec": {"storageSize": "5X"}}, "spec.zenithSpec.storageSize", "quantity"),
-        ({"zenithSpec": {"storageSize": 0}}, "spec.zenithSpec.storageSize", "positive"),
+        ({"zenithSpec": {"storageSize": 0}}, "spec.zenithSpec.storageSize", "at least 1"),
         ({"zenithSpec": {"packageType": "zip"}}, "spec.zenithSpec.packageType", "tar"),
         ({"zenithSpec": {"failoverPolicy": "Yolo"}}, "spec.zenithSpec.failoverPolicy", "Zero"),
         ({"zenithSpec": {"ports": {"listen": 8008}}}, "spec.zenithSpec.ports.listen", "differ"),

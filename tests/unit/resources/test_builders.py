@@ -153,7 +153,10 @@ def test_container_follows_the_contract() -> None:
     assert env["ZENITH_ENGINE"] == "command"
     assert env["ZENITH_CONFIG_DIR"] == "/etc/zenith"
     assert env["ZENITH_DATA_DIR"] == "/var/lib/zenith"
-    assert env["ZENITH_TOKEN_FILE"] == "/etc/zenith/agent/agent-token"
+    assert "ZENITH_TOKEN_FILE" not in env  # no token file: the database could read it
+    assert env["ZENITH_AGENT_TOKEN"] == {
+        "secretKeyRef": {"name": "pair-agent-token", "key": "agent-token"}
+    }
     assert (env["ZENITH_AGENT_PORT"], env["ZENITH_LISTEN_PORT"]) == ("8008", "32080")
     assert c["volumeMounts"] == [
         {"name": "config", "mountPath": "/etc/zenith", "readOnly": True},
@@ -193,12 +196,6 @@ def test_projected_volume_layout() -> None:
             "secret": {
                 "name": "sec",
                 "items": [{"key": "admin-password", "path": "secrets/admin-password"}],
-            }
-        },
-        {
-            "secret": {
-                "name": "pair-agent-token",
-                "items": [{"key": "agent-token", "path": "agent/agent-token"}],
             }
         },
         {
@@ -305,18 +302,21 @@ def test_reserved_volume_name() -> None:
     assert caught.value.path == "spec.template.spec.volumes[0].name"
 
 
+CLAIM = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+
+
 def test_volume_claim_template_override() -> None:
     s = parse_spec(
         {
             "volumeClaimTemplates": [
-                {"metadata": {"name": "data"}, "spec": {"storageClassName": "x"}},
-                {"metadata": {"name": "wal"}, "spec": {}},
+                {"metadata": {"name": "data"}, "spec": {"storageClassName": "x", **CLAIM}},
+                {"metadata": {"name": "wal"}, "spec": CLAIM},
             ]
         }
     )
     claims = statefulset(REF, s, [], "h")["spec"]["volumeClaimTemplates"]
     assert [c["metadata"]["name"] for c in claims] == ["data", "wal"]
-    assert claims[0]["spec"] == {"storageClassName": "x"}
+    assert claims[0]["spec"] == {"storageClassName": "x", **CLAIM}
     assert claims[1]["metadata"]["labels"] == LABELS
 
 

@@ -117,6 +117,10 @@ def _from_schema(s: Schema | None, cost: float) -> Est:
     return Est(cost, max_size(s), s, typed)
 
 
+def _is_map(s: Schema | None) -> bool:
+    return bool(s) and s.get("type") == "object" and isinstance(s.get("additionalProperties"), dict)  # type: ignore[union-attr]
+
+
 def _element(s: Schema | None) -> Schema | None:
     if not s:
         return None
@@ -240,8 +244,12 @@ class Estimator:
         target = self._expr(target_tree)
         if name in _MACROS and exprlist is not None and len(exprlist.children) == 2:
             var = str(_find_token(exprlist.children[0]))
-            element = _element(target.schema)
-            self.scopes.append({var: _from_schema(element, 1)})
+            if _is_map(target.schema):  # a macro over a map binds its keys: strings that
+                # share the request with their entries (cel-go's size for the key)
+                bound = Est(1, (MAX_REQUEST - 2) / max(target.size, 1), {"type": "string"})
+            else:
+                bound = _from_schema(_element(target.schema), 1)
+            self.scopes.append({var: bound})
             try:
                 body = self._expr(exprlist.children[1])
             finally:

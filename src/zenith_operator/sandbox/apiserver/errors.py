@@ -176,6 +176,18 @@ def unsupported_media(content_type: str, supported: list[str]) -> ApiError:
     return ApiError(415, "UnsupportedMediaType", msg)
 
 
+def protobuf_unsupported() -> ApiError:
+    """kubectl sends protobuf for `create configmap|secret|...`: say what works instead."""
+    msg = (
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json, application/yaml (this sandbox API server does not speak "
+        "protobuf; instead of `kubectl create configmap|secret ...` pipe the manifest "
+        "through apply: `kubectl create configmap NAME --from-literal=k=v --dry-run=client "
+        "-o yaml | kubectl apply -f -`)"
+    )
+    return ApiError(415, "UnsupportedMediaType", msg)
+
+
 def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import re
 import uuid
 from datetime import datetime
@@ -268,7 +269,7 @@ def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -
                 f"{path} in body should be at least {s['minLength']} chars long",
             )
         )
-    elif "pattern" in s and not re.search(s["pattern"], value):
+    elif "pattern" in s and not go_regex(s["pattern"]).search(value):
         errs.append(
             FieldError("invalid", path, value, f"{path} in body should match '{s['pattern']}'")
         )
@@ -283,6 +284,27 @@ def _validate_string(s: Schema, value: str, path: str, errs: list[FieldError]) -
 
 def _plural(n: int, word: str) -> str:
     return word if n == 1 else f"{word}s"
+
+
+@functools.lru_cache(maxsize=256)
+def go_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` with Go (RE2) semantics for `$`: the end of the text only. Python's `$`
+    also matches before a final newline, so "img\\n" would pass `^\\S+$`."""
+    out, escaped, in_class = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            out.append(r"\Z")
+            continue
+        out.append(ch)
+    return re.compile("".join(out))
 
 
 def _validate_number(s: Schema, value: float, path: str, errs: list[FieldError]) -> None:

@@ -136,7 +136,7 @@ class App:
         raw = await request.read()
         ctype = request.content_type
         if "protobuf" in ctype:
-            raise errors.unsupported_media(ctype, ["application/json", "application/yaml"])
+            raise errors.protobuf_unsupported()
         if not raw:
             return None
         try:

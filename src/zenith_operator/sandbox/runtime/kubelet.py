@@ -753,25 +753,32 @@ class Kubelet:
         seen = set()
         used = {str(ip) for p in pods if (ip := (p.get("status") or {}).get("podIP"))}
         for pod in mine:
-            uid = pod["metadata"]["uid"]
-            seen.add(uid)
-            worker = self.workers.get(uid)
-            if worker is not None:
-                worker.update(pod)
-                continue
-            terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-            if terminal and not pod["metadata"].get("deletionTimestamp"):
-                continue
-            old_ip = (pod.get("status") or {}).get("podIP")
-            ip = self.ips.take(old_ip, {u for u in used if u != old_ip})
-            worker = PodWorker(self, pod, ip)
-            self.workers[uid] = worker
-            log.info("pod %s/%s: admitted, ip %s", worker.ns, worker.name, ip)
-            worker.start()
-            worker.update(pod)
+            seen.add(pod["metadata"]["uid"])
+            try:
+                self._sync_one(pod, used)
+            except Exception as e:  # one bad pod never stops the others
+                meta = pod["metadata"]
+                log.warning("pod %s/%s: %r", meta.get("namespace"), meta["name"], e)
         for uid, worker in list(self.workers.items()):
             if uid not in seen:
                 worker.gone()
+
+    def _sync_one(self, pod: Obj, used: set[str]) -> None:
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        if terminal and not pod["metadata"].get("deletionTimestamp"):
+            return
+        old_ip = (pod.get("status") or {}).get("podIP")
+        ip = self.ips.take(old_ip, {u for u in used if u != old_ip})
+        worker = PodWorker(self, pod, ip)
+        self.workers[uid] = worker
+        log.info("pod %s/%s: admitted, ip %s", worker.ns, worker.name, ip)
+        worker.start()
+        worker.update(pod)
 
     def event(self, pod: Obj, reason: str, message: str, container: str | None, etype: str) -> None:
         meta = pod["metadata"]

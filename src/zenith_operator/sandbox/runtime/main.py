@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -138,16 +139,28 @@ class Runtime:
         return out
 
     async def reconcile_once(self) -> None:
+        """One pass; a stage that fails is reported and the later stages still run (a
+        bad object must never stop the node for everyone)."""
         pods = await self._list(PODS)
         if self.features["scheduler"]:
-            await self.node.bind(pods)
+            await self._stage("scheduler", self.node.bind(pods))
         pvcs = await self._list(PVCS)
         if self.features["provisioner"]:
-            await self.node.provision(pvcs, await self._list(PVS))
+            await self._stage("provisioner", self.node.provision(pvcs, await self._list(PVS)))
         if self.features["statefulsets"]:
-            await self.sts.reconcile(await self._list(STATEFULSETS), pods, pvcs)
+            sets = await self._list(STATEFULSETS)
+            await self._stage("statefulsets", self.sts.reconcile(sets, pods, pvcs))
         pods = await self._list(PODS)  # with this pass's bindings
         self.kubelet.sync(pods)
+
+    @staticmethod
+    async def _stage(name: str, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("%s stage failed: %r", name, e)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()

@@ -16,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from zenith_operator.quantity import parse_quantity
 
 from .kube import NODES, PODS, PVCS, PVS, Kube, KubeError
 
@@ -83,24 +87,11 @@ def node_status(name: str, ready_since: str) -> Obj:
     }
 
 
-def _quantity_bytes(q: str | None) -> float:
-    if not q:
-        return 0.0
-    units = {
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "K": 1e3,
-        "M": 1e6,
-        "G": 1e9,
-        "T": 1e12,
-        "k": 1e3,
-    }
-    for suffix in sorted(units, key=len, reverse=True):
-        if q.endswith(suffix):
-            return float(q[: -len(suffix)]) * units[suffix]
-    return float(q)
+def _quantity_bytes(q: Any) -> Decimal:
+    """Size of a storage quantity; anything Kubernetes accepts (999999Ei, 100m, 1e3)."""
+    if q is None or q == "":
+        return Decimal(0)
+    return parse_quantity(q)
 
 
 def pv_path(pv: Obj) -> str | None:
@@ -192,10 +183,14 @@ class Node:
         raw = pv_path(pv)
         if not raw:
             return None
-        path = Path(raw)
+        path = Path(os.path.normpath(raw))
         if path.is_relative_to(self.volumes_dir) or path.is_relative_to(self.hostpath_root):
             return path
-        return self.hostpath_root / (pv_node(pv) or self.name) / str(path).lstrip("/")
+        node = pv_node(pv) or self.name
+        if "/" in node or node in (".", ".."):
+            raise ValueError(f"PV {pv['metadata']['name']}: node {node!r} is not a node name")
+        # normpath of an absolute path has no `..` left: the result stays below the root
+        return self.hostpath_root / node / str(path).lstrip("/")
 
     async def provision(self, pvcs: list[Obj], pvs: list[Obj]) -> None:
         by_name = {pv["metadata"]["name"]: pv for pv in pvs}
@@ -210,6 +205,8 @@ class Node:
             except KubeError as e:
                 if e.status != 409:
                     log.warning("provisioning %s: %s", pvc["metadata"]["name"], e)
+            except Exception as e:  # one bad claim never stops the others
+                log.warning("cannot provision %s: %r", pvc["metadata"]["name"], e)
         live = {c["metadata"]["uid"] for c in pvcs}
         await self._reclaim(pvs, live)
 
@@ -300,7 +297,10 @@ class Node:
                 continue
             if ps.get("storageClassName", "") != (spec.get("storageClassName") or ""):
                 continue
-            if _quantity_bytes((ps.get("capacity") or {}).get("storage")) < want:
+            try:
+                if _quantity_bytes((ps.get("capacity") or {}).get("storage")) < want:
+                    continue
+            except ValueError:  # a PV with a malformed capacity matches nothing
                 continue
             if pv_path(pv) is None:
                 continue

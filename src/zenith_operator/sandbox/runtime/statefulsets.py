@@ -284,6 +284,8 @@ class StatefulSetController:
             except KubeError as e:
                 if not e.conflict:  # conflicts resolve on the next pass
                     log.warning("statefulset %s/%s: %s", ns, sts["metadata"]["name"], e)
+            except Exception as e:  # one bad StatefulSet never stops the others
+                log.warning("statefulset %s/%s: %r", ns, sts["metadata"]["name"], e)
 
     async def _apply(self, sts: Obj, p: Plan) -> None:
         ns, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
