@@ -128,7 +128,7 @@ SLOW_RECOVERY = {
 def test_lease_runs_out_during_crash_recovery(
     sandbox: Sandbox, make_cluster: Callable[..., Cluster]
 ) -> None:
-    """The active's database crashes with hundreds of MB of WAL to replay; the operator's
+    """The active's database crashes with ~1 GB of WAL to replay; the operator's
     start runs crash recovery past the lease (timers 1/4). The standby may be promoted,
     but the old active must never open writes afterwards."""
     cm_name = f"slow-recovery-{int(time.time() * 1000) % 10**8}"
@@ -151,7 +151,7 @@ def test_lease_runs_out_during_crash_recovery(
                 conn.execute("CREATE TABLE IF NOT EXISTS wal_filler (x int, pad text)")
                 conn.execute(
                     "INSERT INTO wal_filler SELECT g, repeat('x', 40)"
-                    " FROM generate_series(1, 3000000) g"
+                    " FROM generate_series(1, 8000000) g"
                 )
             sandbox.faults.kill_database(pod)
 
