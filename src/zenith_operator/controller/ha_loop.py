@@ -1,15 +1,20 @@
-"""The HA polling loop of one ZenithCluster: read, poll, decide, apply, wait.
+"""The HA polling loop of one ZenithCluster: read the caches, poll, decide, apply, wait.
 
-The loop never dies: every cycle catches everything and reports it. A restarted
-operator resumes from the status (the `Memory` starts empty: unknown lease grant time is
-taken as the restart time, see ha/plan.py).
+The loop never calls the API to read: the cluster, its pods and its StatefulSet come
+from watch-fed caches (cache.py), so an idle operator sends the API nothing but its
+watches. The agents are polled every pollingInterval; a spec or annotation change wakes
+the loop at once (`notify`). The loop never dies: every cycle catches everything and
+reports it. A restarted operator resumes from the status (the `Memory` starts empty:
+unknown lease grant time is taken as the restart time, see ha/plan.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -19,9 +24,12 @@ from zenith_operator.api.cluster import ref_from_body
 from zenith_operator.api.spec import SpecError
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
-from zenith_operator.controller.executor import MY_CONDITIONS, Executor
-from zenith_operator.controller.observe import Memory, poll, read_cluster
+from zenith_operator.controller.api_health import ApiHealth
+from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
+from zenith_operator.controller.executor import MY_CONDITIONS, WRITE_BUDGET, Executor
+from zenith_operator.controller.observe import Memory, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.decide import decide
 from zenith_operator.resources.workload import agent_token_secret, new_token
 
@@ -50,45 +58,98 @@ def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
     return base64.b64decode(raw).decode().strip()
 
 
+def settings_key(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What, when it changes, must wake the loop at once: spec, resume and switchover."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return (
+        meta.get("generation"),
+        annotations.get(naming.RESUME_ANNOTATION),
+        annotations.get(SWITCHOVER_ANNOTATION),
+        bool(meta.get("deletionTimestamp")),
+    )
+
+
 class HaLoop:
-    def __init__(self, kube: Kube, namespace: str, name: str, log: Any) -> None:
+    """One cluster's loop. Reads only caches: `body` is kopf's live view of the
+    ZenithCluster, `pods`/`templates` the watch-fed indices of cache.py."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        body: Mapping[str, Any],
+        pods: PodIndex,
+        templates: HashIndex,
+        api: ApiHealth,
+        session: aiohttp.ClientSession,
+        log: Any,
+    ) -> None:
+        meta = body["metadata"]
+        self.key: Key = (meta.get("namespace") or "", meta["name"])
         self.kube = kube
-        self.ref = Ref(f"{naming.GROUP}/{naming.VERSION}", naming.KIND, name, namespace)
+        self.body = body
+        self.pods = pods
+        self.templates = templates
+        self.api = api
+        self.session = session
         self.log = log
         self.memory = Memory()
         self.token: str | None = None
         self.last_reason: str | None = None
+        self.seen: tuple[Any, ...] | None = None
+        self.wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
+        if self.seen is not None and settings_key(self.body) != self.seen:
+            self.wake.set()
 
     async def run(self, stopped: Any) -> None:
-        async with aiohttp.ClientSession() as session:
-            client = AgentClient(session, None)
-            executor = Executor(self.kube, client, self.memory, self.log)
-            try:
-                while not stopped:
-                    began = time.monotonic()
-                    interval = DEFAULT_INTERVAL
-                    try:
-                        interval = await self.cycle(client, executor)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # the loop never dies
-                        self.log.exception("ha cycle failed", error=repr(exc))
-                    delay = max(0.05, interval - (time.monotonic() - began))
-                    await stopped.wait(delay)
-            finally:
-                await executor.close()
+        client = AgentClient(self.session, None)
+        executor = Executor(self.kube, client, self.memory, self.log, self.api)
+        try:
+            while not stopped:
+                began = time.monotonic()
+                interval = DEFAULT_INTERVAL
+                try:
+                    interval = await self.cycle(client, executor)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the loop never dies
+                    self.log.exception("ha cycle failed", error=repr(exc))
+                delay = max(0.05, interval - (time.monotonic() - began))
+                await self._sleep(stopped, delay)
+        finally:
+            await executor.close()
+
+    async def _sleep(self, stopped: Any, delay: float) -> None:
+        """Wait `delay` seconds, less when the settings change or the daemon stops."""
+
+        async def until_stopped() -> None:
+            await stopped.wait()
+
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(until_stopped())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        self.wake.clear()
 
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
-        body = await asyncio.to_thread(self.kube.get, self.ref)
-        if body is None:
-            return DEFAULT_INTERVAL
+        body = executor.freshest(copy.deepcopy(dict(self.body)))
+        self.seen = settings_key(body)
         try:
-            view = await asyncio.to_thread(read_cluster, self.kube, body)
+            view = view_of(
+                body, pods_of(self.pods, self.key), template_hash_of(self.templates, self.key)
+            )
         except SpecError as exc:
             self.log.warning("invalid spec: HA paused", field=exc.path, error=exc.message)
             return DEFAULT_INTERVAL
         interval = view.settings.polling_interval
         client.status_timeout = max(0.2, min(STATUS_TIMEOUT, interval / 2))
+        executor.write_budget = max(0.5, min(WRITE_BUDGET, interval))
         if self.token is None and any(p.ip for p in view.pods.values()):
             # only once there is an agent to talk to: the reconciler has made the Secret
             self.token = await asyncio.to_thread(ensure_agent_token, self.kube, body)

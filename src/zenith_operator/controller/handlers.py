@@ -21,6 +21,7 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.api.spec import SpecError, parse_spec
+from zenith_operator.controller.cache import POD_SELECTOR, STS_SELECTOR
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.reconcile import (
     Result,
@@ -58,6 +59,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.execution.max_workers = 20
+    # Server-side filters for the watches of the HA caches (cache.py): only our objects.
+    settings.watching.label_selectors["pods"] = POD_SELECTOR
+    settings.watching.label_selectors["statefulsets"] = STS_SELECTOR
     if not hasattr(memo, "kube"):
         memo.kube = Kube.from_environment()
     memo.locks = {}
