@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -48,8 +49,19 @@ class App:
         self.address = "127.0.0.1:0"
         self.web = web.Application(client_max_size=64 * 1024 * 1024)
         self.web.router.add_route("*", "/{tail:.*}", self.handle)
+        self._serving = asyncio.Event()
+        self._serving.set()
+
+    def pause(self) -> None:
+        """Hold every new request until `resume`, as a stopped or cut-off API server."""
+        self._serving.clear()
+
+    def resume(self) -> None:
+        self._serving.set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not self._serving.is_set():
+            await self._serving.wait()
         try:
             return await self._dispatch(request)
         except ApiError as e:
