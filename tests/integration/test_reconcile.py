@@ -107,7 +107,8 @@ def operator(kubeconfig: Path, tmp_path: Path) -> Iterator[Operator]:
         "the ZenithCluster CRD to be served",
     )
     log_path = tmp_path / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ZENITH_REPAIR_INTERVAL": "1"}
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ZENITH_REPAIR_INTERVAL": "1",
+           "ZENITH_RESYNC_INTERVAL": "1"}  # fmt: skip
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [

@@ -1,8 +1,10 @@
 """The kopf layer for ZenithCluster resources: thin handlers, each calling one function.
 
 - create / update (spec) / resume -> reconcile (children + SpecValid/ResourcesReady)
-- timer `repair` -> the same reconcile, quiet at steady state (repairs drift)
-- a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner
+- timer `repair` -> the same reconcile when a child changed since the last one, or
+  once per resync period (repair_schedule.py): an idle operator reads nothing
+- a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner;
+  changed -> mark its owner for the next repair tick
 - a referenced ConfigMap/Secret changed -> reconcile the clusters that use it
   (found through the `config_refs` index)
 - delete -> finalizer `cleanup` honouring spec.retentionPolicy
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -32,11 +35,13 @@ from zenith_operator.controller.reconcile import (
 )
 from zenith_operator.controller.reconcile_delete import Waiting, cleanup
 from zenith_operator.controller.reconcile_kube import Kube, KubeError
+from zenith_operator.controller.repair_schedule import RepairSchedule
 from zenith_operator.resources.config import referenced_sources
 
 CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
 MANAGED = {"app.kubernetes.io/managed-by": "zenith-operator"}
 REPAIR_INTERVAL = float(os.environ.get("ZENITH_REPAIR_INTERVAL", "60"))
+RESYNC_INTERVAL = float(os.environ.get("ZENITH_RESYNC_INTERVAL", str(10 * 3600)))
 RETRY_DELAY = 10.0
 
 
@@ -66,6 +71,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         memo.kube = Kube.from_environment()
     memo.locks = {}
     memo.locks_guard = threading.Lock()
+    memo.repairs = RepairSchedule(RESYNC_INTERVAL)
 
 
 def _lock(memo: kopf.Memo, namespace: str, name: str) -> threading.Lock:
@@ -104,10 +110,13 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: st
     meta = body.get("metadata") or {}
     namespace, name = meta.get("namespace"), meta.get("name")
     log = cluster_logger(namespace, name)
-    with _lock(memo, str(namespace), str(name)):
+    key = (str(namespace), str(name))
+    with _lock(memo, *key):
+        memo.repairs.started(key, time.monotonic())
         try:
             result = reconcile(memo.kube, dict(body))
         except KubeError as exc:
+            memo.repairs.mark(key)
             log.warning("API error, will retry", error=str(exc))
             raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
     if not (result.changes or result.spec_error or result.conflict):
@@ -132,7 +141,9 @@ def on_resume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.timer(*CR, id="repair", interval=REPAIR_INTERVAL, initial_delay=REPAIR_INTERVAL)
 def repair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if is_deleting(dict(body)):
+    meta = body.get("metadata") or {}
+    key = (str(meta.get("namespace")), str(meta.get("name")))
+    if is_deleting(dict(body)) or not memo.repairs.due(key, time.monotonic()):
         return
     with contextlib.suppress(kopf.PermanentError):  # reported on the transition already
         run_reconcile(memo, body, "timer")
@@ -149,6 +160,7 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         raise kopf.TemporaryError(str(wait), delay=5) from wait
     except KubeError as exc:
         raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    memo.repairs.forget((str(meta.get("namespace")), str(meta.get("name"))))
     log.info("cleaned up", actions=done)
 
 
@@ -178,33 +190,39 @@ def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: 
             cluster_logger(namespace, name).info("reconcile deferred", reason=str(exc))
 
 
-def _child_deleted(
+def _child_changed(
     event_type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, what: str
 ) -> None:
+    """Deleted: reconcile the owner now. Changed: the next repair tick looks at it.
+    (None is kopf's initial listing: the resume handler covers it.)"""
     owner = owner_of(dict(labels))
-    if event_type == "DELETED" and owner and namespace:
+    if not owner or not namespace or event_type is None:
+        return
+    if event_type == "DELETED":
         reconcile_named(memo, namespace, [owner], f"{what} deleted")
+    else:
+        memo.repairs.mark((namespace, owner))
 
 
 @kopf.on.event("apps", "v1", "statefulsets", id="child-statefulset", labels=MANAGED)
 def statefulset_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "StatefulSet")
+    _child_changed(type, namespace, labels, memo, "StatefulSet")
 
 
 @kopf.on.event("", "v1", "services", id="child-service", labels=MANAGED)
 def service_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "Service")
+    _child_changed(type, namespace, labels, memo, "Service")
 
 
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", id="child-pdb", labels=MANAGED)
 def pdb_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "PodDisruptionBudget")
+    _child_changed(type, namespace, labels, memo, "PodDisruptionBudget")
 
 
 def _config_event(
@@ -242,5 +260,5 @@ def secret_event(
     memo: kopf.Memo,
     **kwargs: Any,
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "Secret")
+    _child_changed(type, namespace, labels, memo, "Secret")
     _config_event("Secret", type, namespace, name, kwargs["config_refs"], memo)
