@@ -9,10 +9,12 @@ is that every acknowledged id is present on the active at the end.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -54,25 +56,39 @@ def active_pod_ip(
 ) -> HostLookup:
     """A lookup of the pod labelled active, as the read-write Service selects it.
 
-    Answers are cached for `max_age` seconds, about as long as a Service's endpoints lag.
+    Answers are refreshed in the background every `max_age` seconds, about as long as
+    a Service's endpoints lag; when the API does not answer, the last answer stays, as
+    kube-proxy keeps its rules while the API server is away. Only the very first call
+    waits for the API.
     """
     from kubernetes import client
 
     api: client.CoreV1Api = core_api  # type: ignore[assignment]
     selector = f"{naming.CLUSTER_LABEL}={cluster},{naming.ROLE_LABEL}=active"
-    cache: dict[str, tuple[float, str | None]] = {}
+    state: dict[str, Any] = {"at": float("-inf"), "answer": None, "primed": False}
+    worker: list[threading.Thread] = []
+    guard = threading.Lock()
 
-    def lookup() -> str | None:
-        now = time.monotonic()
-        if "v" in cache and now - cache["v"][0] < max_age:
-            return cache["v"][1]
+    def refresh() -> None:
         try:
             pods = api.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=2)
             ips = [p.status.pod_ip for p in pods.items if p.status and p.status.pod_ip]
-            answer = ips[0] if len(ips) == 1 else None
+            state["answer"] = ips[0] if len(ips) == 1 else None
         except Exception:
-            answer = None
-        cache["v"] = (now, answer)
+            pass  # the API is away: keep the last answer
+        state["at"] = time.monotonic()
+
+    def lookup() -> str | None:
+        with guard:
+            if not state["primed"]:
+                refresh()  # the first answer
+                state["primed"] = True
+            elif time.monotonic() - state["at"] >= max_age and not (
+                worker and worker[0].is_alive()
+            ):
+                worker[:] = [threading.Thread(target=refresh, daemon=True)]
+                worker[0].start()
+        answer: str | None = state["answer"]
         return answer
 
     return lookup
@@ -103,6 +119,11 @@ class Writer(threading.Thread):
 
     def first_failure_after(self, moment: float) -> float | None:
         return next((at for at in self.failures if at > moment), None)
+
+    def longest_gap(self, since: float, until: float) -> float:
+        """The longest time between acknowledged writes within [since, until]."""
+        times = [since, *(a.at for a in self.acks if since < a.at < until), until]
+        return max(b - a for a, b in itertools.pairwise(times))
 
     def first_ack_after(self, moment: float, host: str | None = None) -> Ack | None:
         for ack in self.acks:
