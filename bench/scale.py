@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -320,6 +321,7 @@ def report(r: Result, interval: int) -> None:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the children on the way out
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--n", default="10,100,500", help="cluster counts (default 10,100,500)")
     p.add_argument("--interval", type=int, default=5, help="pollingInterval (default 5)")

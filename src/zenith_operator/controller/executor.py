@@ -13,10 +13,12 @@ polls; (5) Kubernetes Events. While the API is away (api_health.py), (2)-(5) wai
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
+import functools
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import kopf
 
@@ -41,6 +43,7 @@ from zenith_operator.ha.model import (
     Stop,
 )
 
+T = TypeVar("T")
 WRITE_BUDGET = 2.0  # seconds a cycle waits for its status write before moving on
 MY_CONDITIONS = frozenset({"Ready", "Available", "ReplicationHealthy", "ManualIntervention"})
 
@@ -96,6 +99,7 @@ class Executor:
         log: Any,
         api: ApiHealth,
         clock: Callable[[], float] = time.time,
+        pool: concurrent.futures.Executor | None = None,
     ) -> None:
         self.kube = kube
         self.client = client
@@ -103,9 +107,10 @@ class Executor:
         self.log = log
         self.api = api
         self.clock = clock
+        self.pool = pool  # threads for the blocking API client (None: the loop's default)
         self.write_budget = WRITE_BUDGET
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self._write: asyncio.Task[dict[str, Any]] | None = None
+        self._write: asyncio.Future[dict[str, Any]] | None = None
         self._written: tuple[str | None, dict[str, Any]] | None = None  # (rv before, body)
         self._away_logged = False
 
@@ -151,20 +156,41 @@ class Executor:
             return False  # one write at a time, none while the API is known away
         before = (view.body.get("metadata") or {}).get("resourceVersion")
         body = copy.deepcopy(view.body)
-        task = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(write_status, self.kube, body, new)
-        )
+        task = asyncio.ensure_future(self._in_thread(write_status, self.kube, body, new))
         self._write = task
         done, _ = await asyncio.wait({task}, timeout=self.write_budget)
         if not done:
-            self.api.failed(f"status write unanswered after {self.write_budget:g}s")
-            self.log.warning("status write slow; no command this cycle")
+            # Slow is not away (a busy API server, a queue of writes): no command this
+            # cycle, the write goes on and is recorded when it lands; an error marks away.
+            self.log.info("status write still in flight; no command this cycle")
             task.add_done_callback(lambda t: self._landed(t, before, new))
             return False
         return self._landed(task, before, new)
 
+    def _in_thread(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args))
+
+    async def _bounded(self, what: str, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run one API call within the write budget; a slower one finishes in the
+        background (its error still counts). False when it failed or is still running."""
+        future = self._in_thread(fn, *args)
+
+        def failed(f: asyncio.Future[Any]) -> None:
+            exc = None if f.cancelled() else f.exception()
+            if exc is not None:
+                self.api.failed(exc)
+                if not isinstance(exc, KubeError) or exc.status not in (404, 409):
+                    self.log.warning(f"{what} failed", error=str(exc))
+
+        done, _ = await asyncio.wait({future}, timeout=self.write_budget)
+        if not done:
+            future.add_done_callback(failed)
+            return False
+        failed(future)
+        return future.exception() is None
+
     def _landed(
-        self, task: asyncio.Task[dict[str, Any]], before: str | None, new: ZenithClusterStatus
+        self, task: asyncio.Future[dict[str, Any]], before: str | None, new: ZenithClusterStatus
     ) -> bool:
         if task.cancelled():
             return False
@@ -193,11 +219,9 @@ class Executor:
     async def _label(self, view: ClusterView, a: LabelPod) -> None:
         ns = view.body["metadata"].get("namespace")
         patch = {"metadata": {"labels": {naming.ROLE_LABEL: a.role}}}
-        try:
-            await asyncio.to_thread(self.kube.patch, Ref("v1", "Pod", a.pod, ns), patch)
-        except KubeError as exc:
-            self.api.failed(exc)
-            self.log.warning("pod label failed", pod=a.pod, role=a.role, error=str(exc))
+        await self._bounded(
+            f"pod label {a.pod}={a.role}", self.kube.patch, Ref("v1", "Pod", a.pod, ns), patch
+        )
 
     async def _delete(self, view: ClusterView, a: DeletePod) -> None:
         ns = view.body["metadata"].get("namespace")
@@ -205,13 +229,8 @@ class Executor:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if a.uid:
             body["preconditions"] = {"uid": a.uid}
-        try:
-            await asyncio.to_thread(self.kube.request, "DELETE", path, body)
+        if await self._bounded(f"pod delete {a.pod}", self.kube.request, "DELETE", path, body):
             self.log.info("pod deleted", pod=a.pod)
-        except KubeError as exc:
-            self.api.failed(exc)
-            if exc.status not in (404, 409):
-                self.log.warning("pod delete failed", pod=a.pod, error=str(exc))
 
     def _event(self, view: ClusterView, a: Event) -> None:
         try:
@@ -269,7 +288,7 @@ class Executor:
     async def close(self) -> None:
         tasks = [t for t in self.tasks.values() if not t.done()]
         if self._write is not None and not self._write.done():
-            tasks.append(self._write)  # type: ignore[arg-type]
+            self._write.cancel()  # the thread finishes its request; nobody waits for it
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

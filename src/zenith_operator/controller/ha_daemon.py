@@ -2,12 +2,13 @@
 
 Importing this module registers the daemon, the two indices it reads (pods and
 StatefulSet templates, cache.py), the event handler that wakes a loop when its cluster's
-settings change, and the clean-up of the shared agent session. The loop itself lives in
-`ha_loop.py`.
+settings change, and the clean-up of the shared agent session and API threads. The
+loop itself lives in `ha_loop.py`.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
 AGENT_POOL_LIMIT = 512  # connections in use at once, all agents together
 AGENT_POOL_PER_AGENT = 4
 AGENT_KEEPALIVE = 60.0  # idle keep-alive per agent; longer than common polling intervals
+API_THREADS = 16  # the HA loops' API writes (status, labels, deletes), all clusters together
 
 
 @kopf.index("", "v1", "pods", id="zenith_pods")
@@ -57,6 +59,8 @@ def _shared(memo: kopf.Memo) -> None:
         memo.agent_session = agent_session()
     if not hasattr(memo, "ha_loops"):
         memo.ha_loops = {}
+    if not hasattr(memo, "ha_api_pool"):
+        memo.ha_api_pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="ha-api")
 
 
 @kopf.daemon(*CR, id="ha-loop", cancellation_timeout=10.0)
@@ -74,6 +78,7 @@ async def ha_loop(
         kwargs["zenith_templates"],
         memo.api_health,
         memo.agent_session,
+        memo.ha_api_pool,
         cluster_logger(body["metadata"].get("namespace"), body["metadata"]["name"], component="ha"),
     )
     memo.ha_loops[loop.key] = loop
@@ -98,3 +103,6 @@ async def close_agent_session(memo: kopf.Memo, **_: Any) -> None:
     session = getattr(memo, "agent_session", None)
     if session is not None:
         await session.close()
+    pool = getattr(memo, "ha_api_pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)

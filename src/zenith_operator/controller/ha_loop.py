@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import copy
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -82,6 +84,7 @@ class HaLoop:
         templates: HashIndex,
         api: ApiHealth,
         session: aiohttp.ClientSession,
+        pool: concurrent.futures.Executor | None,
         log: Any,
     ) -> None:
         meta = body["metadata"]
@@ -92,10 +95,11 @@ class HaLoop:
         self.templates = templates
         self.api = api
         self.session = session
+        self.pool = pool
         self.log = log
         self.memory = Memory()
         self.token: str | None = None
-        self.last_reason: str | None = None
+        self.last_said: tuple[str, str] | None = None  # (reason, state) last logged
         self.seen: tuple[Any, ...] | None = None
         self.wake = asyncio.Event()
 
@@ -106,7 +110,7 @@ class HaLoop:
 
     async def run(self, stopped: Any) -> None:
         client = AgentClient(self.session, None)
-        executor = Executor(self.kube, client, self.memory, self.log, self.api)
+        executor = Executor(self.kube, client, self.memory, self.log, self.api, pool=self.pool)
         try:
             while not stopped:
                 began = time.monotonic()
@@ -152,7 +156,10 @@ class HaLoop:
         executor.write_budget = max(0.5, min(WRITE_BUDGET, interval))
         if self.token is None and any(p.ip for p in view.pods.values()):
             # only once there is an agent to talk to: the reconciler has made the Secret
-            self.token = await asyncio.to_thread(ensure_agent_token, self.kube, body)
+            loop = asyncio.get_running_loop()
+            self.token = await loop.run_in_executor(
+                self.pool, functools.partial(ensure_agent_token, self.kube, body)
+            )
             client.token = self.token
         m = self.memory
         if m.status is None:
@@ -164,14 +171,15 @@ class HaLoop:
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
         decision = decide(m.status, obs, now)
-        if decision.reason != self.last_reason or decision.state.value != m.status.state:
+        said = (decision.reason, decision.state.value)
+        if said != self.last_said:
             self.log.info(
                 "ha decision",
                 state=decision.state.value,
                 reason=decision.reason,
                 actions=[type(a).__name__ for a in decision.actions],
             )
-            self.last_reason = decision.reason
+            self.last_said = said
         if await executor.apply(view, decision):
             m.status = decision.status
         return interval

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, bool]] = {
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 REQUEST_TIMEOUT = 30.0
+CONNECTIONS = 32  # kopf's handler threads (20) + the HA loops' API threads (16), roughly
 UNREACHABLE = "Unreachable"  # KubeError.reason when no HTTP answer came back (status 0)
 
 
@@ -90,7 +91,9 @@ class Kube:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
             config.load_kube_config()  # type: ignore[no-untyped-call]
-        return cls(client.ApiClient())
+        cfg = client.Configuration.get_default_copy()
+        cfg.connection_pool_maxsize = CONNECTIONS
+        return cls(client.ApiClient(cfg))
 
     def request(
         self,
