@@ -49,8 +49,17 @@ def agent_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector)
 
 
+@kopf.on.startup(id="ha-shared")
+async def ha_shared(memo: kopf.Memo, **_: Any) -> None:
+    """Make the per-process objects on the operator's memo, inside the event loop.
+
+    kopf gives every object a shallow copy of this memo: what is set here is shared by
+    all clusters; what a daemon sets on its own memo would be one more per cluster."""
+    _shared(memo)
+
+
 def _shared(memo: kopf.Memo) -> None:
-    """Per-process objects every loop uses, made once inside the event loop."""
+    """Per-process objects every loop uses (no-op when the startup handler made them)."""
     if not hasattr(memo, "kube"):
         memo.kube = Kube.from_environment()
     if not hasattr(memo, "api_health"):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import copy
 import functools
 import time
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ import aiohttp
 
 from zenith_operator import naming
 from zenith_operator.api.cluster import ref_from_body
-from zenith_operator.api.spec import SpecError
+from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.api_health import ApiHealth
@@ -102,11 +101,19 @@ class HaLoop:
         self.last_said: tuple[str, str] | None = None  # (reason, state) last logged
         self.seen: tuple[Any, ...] | None = None
         self.wake = asyncio.Event()
+        self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
 
     def notify(self) -> None:
         """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
         if self.seen is not None and settings_key(self.body) != self.seen:
             self.wake.set()
+
+    def _parsed(self, body: Mapping[str, Any]) -> ZenithClusterSpec:
+        """The spec, parsed once per version of the object (cheap cycles at scale)."""
+        raw = body.get("spec")
+        if self._spec is None or self._spec[0] is not raw:
+            self._spec = (raw, parse_spec(raw))
+        return self._spec[1]
 
     async def run(self, stopped: Any) -> None:
         client = AgentClient(self.session, None)
@@ -142,11 +149,16 @@ class HaLoop:
         self.wake.clear()
 
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
-        body = executor.freshest(copy.deepcopy(dict(self.body)))
+        # kopf replaces the live body's dict on every event and never mutates the old
+        # one, so a shallow copy is a consistent snapshot (the executor copies to write).
+        body = executor.freshest(dict(self.body))
         self.seen = settings_key(body)
         try:
             view = view_of(
-                body, pods_of(self.pods, self.key), template_hash_of(self.templates, self.key)
+                body,
+                pods_of(self.pods, self.key),
+                template_hash_of(self.templates, self.key),
+                self._parsed(body),
             )
         except SpecError as exc:
             self.log.warning("invalid spec: HA paused", field=exc.path, error=exc.message)

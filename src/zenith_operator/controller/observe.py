@@ -98,10 +98,15 @@ def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
 
 
 def view_of(
-    body: dict[str, Any], pods: Iterable[PodInfo], template_hash: str | None
+    body: dict[str, Any],
+    pods: Iterable[PodInfo],
+    template_hash: str | None,
+    spec: ZenithClusterSpec | None = None,
 ) -> ClusterView:
-    """The cycle's view from cached state (no API call). Raises SpecError."""
-    spec = parse_spec(body.get("spec"))
+    """The cycle's view from cached state (no API call). Raises SpecError.
+
+    `spec`: the already parsed spec of this body, if the caller has it."""
+    spec = spec or parse_spec(body.get("spec"))
     return ClusterView(
         body=body,
         spec=spec,
