@@ -256,7 +256,7 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
         bench.create_objects()
         began = time.monotonic()
         bench.start_operator()
-        wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 120 + 2 * n, 2.0)
+        wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300 + 4 * n, 5.0)
         result.startup = time.monotonic() - began
         time.sleep(2 * args.interval)  # settle: the last status writes and events
         result.rps, result.cores, jit = bench.steady(args.window, set())
