@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 IMAGE ?= zenith-operator:0.1.0
 CRD := deploy/crds/zenithclusters.huawei.cloudb.com.yaml
 
-.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench image deploy undeploy e2e clean
+.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale image deploy undeploy e2e clean
 
 install:  ## create .venv, install the package, PostgreSQL when missing
 	./hack/install.sh
@@ -51,6 +51,10 @@ sandbox-down:
 
 bench: install  ## failover timings over repeated runs, per fault kind
 	$(PY) bench/failover.py
+
+BENCH_SCALE_ARGS ?=
+bench-scale: install  ## one operator, N = 10/100/500 clusters with agent doubles (BENCH_SCALE_ARGS=--quick)
+	$(PY) bench/scale.py $(BENCH_SCALE_ARGS)
 
 image:
 	docker build -t $(IMAGE) .

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from zenith_operator import naming
 from zenith_operator.api import crd
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import timing
+from zenith_operator.sandbox.apiserver import ApiServer
 from zenith_operator.wire import Role
 
 pytestmark = pytest.mark.integration
@@ -38,6 +40,7 @@ PODS = [naming.pod_name(NAME, 0), naming.pod_name(NAME, 1)]
 TIMEOUT = 4
 STARTUP = 30.0
 CONVERGE = 40.0
+OUTAGE_RENEWALS = 3 * TIMEOUT  # at pollingInterval 1: an outage three times the lease
 
 
 class PodKeeper:
@@ -318,4 +321,48 @@ def test_operator_killed_during_failover_resumes_from_status(env: Env) -> None:
     assert a1.position >= acked
     s = _normal(env, PODS[1])
     assert s["standbyInstance"] == PODS[0] and a0.upstream == PODS[1]
+    env.assert_loop_healthy()
+
+
+def test_api_outage_keeps_renewing_the_active_and_changes_nothing(
+    env: Env, apiserver: ApiServer
+) -> None:
+    """The API away for longer than the lease: the active keeps its lease, nothing moves."""
+    a0, a1 = (env.fakes.agents[p] for p in PODS)
+    _normal(env, PODS[0])
+    rv = env.cluster()["metadata"]["resourceVersion"]
+    leases = a0.count("lease")
+    lost_writability: list[float] = []
+
+    def renewed_through_the_outage() -> bool:
+        env.fakes.write()
+        if not a0.writable:
+            lost_writability.append(time.monotonic())
+        return a0.count("lease") >= leases + OUTAGE_RENEWALS
+
+    apiserver.pause()
+    try:
+        eventually(renewed_through_the_outage, 3 * OUTAGE_RENEWALS, "renewals without the API")
+    finally:
+        apiserver.resume()
+    assert not lost_writability and not a0.fenced, "the active lost its lease during the outage"
+    assert a1.count("promote") == 0 and a1.role == Role.STANDBY
+    _normal(env, PODS[0])
+    assert env.cluster()["metadata"]["resourceVersion"] == rv, "status written for nothing"
+    env.assert_loop_healthy()
+
+
+def test_a_spec_change_wakes_the_loop_at_once(env: Env) -> None:
+    """pollingInterval 300 (the maximum) set by mistake, then corrected: polls resume within seconds."""
+    a0 = env.fakes.agents[PODS[0]]
+    _normal(env, PODS[0])
+    ref = Ref(GV, naming.KIND, NAME, NS)
+    slow = {"spec": {"zenithSpec": {"pollingInterval": 300, "unreachableTimeout": 600}}}
+    env.kube.patch(ref, slow)
+    leases = a0.count("lease")
+    eventually(lambda: a0.count("lease") > leases, 10, "a cycle with the new settings")
+    fast = {"spec": {"zenithSpec": {"pollingInterval": 1, "unreachableTimeout": TIMEOUT}}}
+    leases = a0.count("lease")
+    env.kube.patch(ref, fast)
+    eventually(lambda: a0.count("lease") >= leases + 3, 10, "polls every second again")
     env.assert_loop_healthy()

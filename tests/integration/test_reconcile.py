@@ -115,7 +115,8 @@ def running_operator(
     operator_rbac.install(kube, edit_rules)
     as_operator = operator_rbac.operator_kubeconfig(kube, kubeconfig, tmp_path / "operator.kc")
     log_path = tmp_path / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(as_operator), "ZENITH_REPAIR_INTERVAL": "1"}
+    env = {**os.environ, "KUBECONFIG": str(as_operator), "ZENITH_REPAIR_INTERVAL": "1",
+           "ZENITH_RESYNC_INTERVAL": "1"}  # fmt: skip
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [

@@ -1,25 +1,31 @@
 """Turns a `Decision` into API writes and agent calls.
 
-Order per cycle: (1) the status, when something worth writing changed — this is where an
-intent (pending failover, out-of-sync standby) is recorded *before* acting; if it cannot
-be written, no command is sent this cycle; (2) lease renewals, inline (cheap); (3) pod
-labels and deletes; (4) long commands (promote, follow, rebuild, stop, start,
-replication) as background tasks, at most one per pod, so the polling loop never
-blocks; their results show up in the next polls; (5) Kubernetes Events.
+Order per cycle: (1) lease renewals, inline (cheap, agents only: they go on while the
+Kubernetes API is away, so an API outage never fences a healthy active); (2) the status,
+when something worth writing changed — this is where an intent (pending failover,
+out-of-sync standby) is recorded *before* acting; if it cannot be written within the
+write budget, no command is sent this cycle; (3) pod labels and deletes; (4) long
+commands (promote, follow, rebuild, stop, start, replication) as background tasks, at
+most one per pod, so the polling loop never blocks; their results show up in the next
+polls; (5) Kubernetes Events. While the API is away (api_health.py), (2)-(5) wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import copy
+import functools
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import kopf
 
 from zenith_operator import naming
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
+from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.observe import ClusterView, Memory
 from zenith_operator.controller.reconcile_kube import JSON_PATCH, Kube, KubeError, Ref
 from zenith_operator.ha import persist
@@ -37,6 +43,8 @@ from zenith_operator.ha.model import (
     Stop,
 )
 
+T = TypeVar("T")
+WRITE_BUDGET = 2.0  # seconds a cycle waits for its status write before moving on
 MY_CONDITIONS = frozenset({"Ready", "Available", "ReplicationHealthy", "ManualIntervention"})
 
 
@@ -97,22 +105,45 @@ class Executor:
         client: AgentClient,
         memory: Memory,
         log: Any,
+        api: ApiHealth,
         clock: Callable[[], float] = time.time,
+        pool: concurrent.futures.Executor | None = None,
     ) -> None:
         self.kube = kube
         self.client = client
         self.memory = memory
         self.log = log
+        self.api = api
         self.clock = clock
+        self.pool = pool  # threads for the blocking API client (None: the loop's default)
+        self.write_budget = WRITE_BUDGET
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._write: asyncio.Future[dict[str, Any]] | None = None
+        self._written: tuple[str | None, dict[str, Any]] | None = None  # (rv before, body)
+        self._away_logged = False
+
+    def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
+        """`live` (the watch's copy), or our last write when the watch has not caught up."""
+        if self._written is not None:
+            before, body = self._written
+            if (live.get("metadata") or {}).get("resourceVersion") == before:
+                return copy.deepcopy(body)
+            self._written = None
+        return live
 
     async def apply(self, view: ClusterView, decision: Decision) -> bool:
         """Apply one decision; False when the status could not be written (no commands)."""
+        lease = [a for a in decision.actions if isinstance(a, RenewLease)]
+        await asyncio.gather(*(self._renew(view, a) for a in lease))
         written = await self._status(view, decision.status)
         if not written:
             return False
-        lease = [a for a in decision.actions if isinstance(a, RenewLease)]
-        await asyncio.gather(*(self._renew(view, a) for a in lease))
+        if self.api.away:
+            if not self._away_logged:
+                self.log.warning("API away: renewing leases only", since=self.api.reason)
+                self._away_logged = True
+            return True
+        self._away_logged = False
         for action in decision.actions:
             if isinstance(action, LabelPod):
                 await self._label(view, action)
@@ -129,14 +160,56 @@ class Executor:
         m = self.memory
         if m.written is not None and not persist.changed(m.written, new):
             return True
-        try:
-            result = await asyncio.to_thread(write_status, self.kube, view.body, new)
-        except KubeError as exc:
+        if self.api.away or (self._write is not None and not self._write.done()):
+            return False  # one write at a time, none while the API is known away
+        before = (view.body.get("metadata") or {}).get("resourceVersion")
+        body = copy.deepcopy(view.body)
+        task = asyncio.ensure_future(self._in_thread(write_status, self.kube, body, new))
+        self._write = task
+        done, _ = await asyncio.wait({task}, timeout=self.write_budget)
+        if not done:
+            # Slow is not away (a busy API server, a queue of writes): no command this
+            # cycle, the write goes on and is recorded when it lands; an error marks away.
+            self.log.info("status write still in flight; no command this cycle")
+            task.add_done_callback(lambda t: self._landed(t, before, new))
+            return False
+        return self._landed(task, before, new)
+
+    def _in_thread(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args))
+
+    async def _bounded(self, what: str, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run one API call within the write budget; a slower one finishes in the
+        background (its error still counts). False when it failed or is still running."""
+        future = self._in_thread(fn, *args)
+
+        def failed(f: asyncio.Future[Any]) -> None:
+            exc = None if f.cancelled() else f.exception()
+            if exc is not None:
+                self.api.failed(exc)
+                if not isinstance(exc, KubeError) or exc.status not in (404, 409):
+                    self.log.warning(f"{what} failed", error=str(exc))
+
+        done, _ = await asyncio.wait({future}, timeout=self.write_budget)
+        if not done:
+            future.add_done_callback(failed)
+            return False
+        failed(future)
+        return future.exception() is None
+
+    def _landed(
+        self, task: asyncio.Future[dict[str, Any]], before: str | None, new: ZenithClusterStatus
+    ) -> bool:
+        if task.cancelled():
+            return False
+        exc = task.exception()
+        if exc is not None:
+            self.api.failed(exc)
             self.log.warning("status not written; no command this cycle", error=str(exc))
             return False
-        view.body.clear()
-        view.body.update(result)
-        m.written = new.model_copy(deep=True)
+        self.api.ok()
+        self._written = (before, task.result())
+        self.memory.written = new.model_copy(deep=True)
         return True
 
     # ------------------------------------------------------------------ lease
@@ -154,10 +227,9 @@ class Executor:
     async def _label(self, view: ClusterView, a: LabelPod) -> None:
         ns = view.body["metadata"].get("namespace")
         patch = {"metadata": {"labels": {naming.ROLE_LABEL: a.role}}}
-        try:
-            await asyncio.to_thread(self.kube.patch, Ref("v1", "Pod", a.pod, ns), patch)
-        except KubeError as exc:
-            self.log.warning("pod label failed", pod=a.pod, role=a.role, error=str(exc))
+        await self._bounded(
+            f"pod label {a.pod}={a.role}", self.kube.patch, Ref("v1", "Pod", a.pod, ns), patch
+        )
 
     async def _delete(self, view: ClusterView, a: DeletePod) -> None:
         ns = view.body["metadata"].get("namespace")
@@ -167,12 +239,8 @@ class Executor:
             body["preconditions"] = {"uid": a.uid}
         if a.grace is not None:
             body["gracePeriodSeconds"] = a.grace
-        try:
-            await asyncio.to_thread(self.kube.request, "DELETE", path, body)
+        if await self._bounded(f"pod delete {a.pod}", self.kube.request, "DELETE", path, body):
             self.log.info("pod deleted", pod=a.pod, grace=a.grace)
-        except KubeError as exc:
-            if exc.status not in (404, 409):
-                self.log.warning("pod delete failed", pod=a.pod, error=str(exc))
 
     def _event(self, view: ClusterView, a: Event) -> None:
         try:
@@ -229,6 +297,8 @@ class Executor:
 
     async def close(self) -> None:
         tasks = [t for t in self.tasks.values() if not t.done()]
+        if self._write is not None and not self._write.done():
+            self._write.cancel()  # the thread finishes its request; nobody waits for it
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

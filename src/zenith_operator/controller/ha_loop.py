@@ -1,27 +1,36 @@
-"""The HA polling loop of one ZenithCluster: read, poll, decide, apply, wait.
+"""The HA polling loop of one ZenithCluster: read the caches, poll, decide, apply, wait.
 
-The loop never dies: every cycle catches everything and reports it. A restarted
-operator resumes from the status (the `Memory` starts empty: unknown lease grant time is
-taken as the restart time, see ha/plan.py).
+The loop never calls the API to read: the cluster, its pods and its StatefulSet come
+from watch-fed caches (cache.py), so an idle operator sends the API nothing but its
+watches. The agents are polled every pollingInterval; a spec or annotation change wakes
+the loop at once (`notify`). The loop never dies: every cycle catches everything and
+reports it. A restarted operator resumes from the status (the `Memory` starts empty:
+unknown lease grant time is taken as the restart time, see ha/plan.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import functools
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
 from zenith_operator import naming
 from zenith_operator.api.cluster import ref_from_body
-from zenith_operator.api.spec import SpecError
+from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
-from zenith_operator.controller.executor import MY_CONDITIONS, Executor
-from zenith_operator.controller.observe import ClusterView, Memory, poll, read_cluster
+from zenith_operator.controller.api_health import ApiHealth
+from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
+from zenith_operator.controller.executor import MY_CONDITIONS, WRITE_BUDGET, Executor
+from zenith_operator.controller.observe import ClusterView, Memory, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
+from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.decide import decide
 from zenith_operator.ha.model import Decision, Observations
 from zenith_operator.ha.states import State
@@ -67,70 +76,120 @@ def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
     return base64.b64decode(raw).decode().strip()
 
 
+def settings_key(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What, when it changes, must wake the loop at once: spec, resume and switchover."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return (
+        meta.get("generation"),
+        annotations.get(naming.RESUME_ANNOTATION),
+        annotations.get(SWITCHOVER_ANNOTATION),
+        bool(meta.get("deletionTimestamp")),
+    )
+
+
 class HaLoop:
-    def __init__(self, kube: Kube, namespace: str, name: str, log: Any) -> None:
+    """One cluster's loop. Reads only caches: `body` is kopf's live view of the
+    ZenithCluster, `pods`/`templates` the watch-fed indices of cache.py."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        body: Mapping[str, Any],
+        pods: PodIndex,
+        templates: HashIndex,
+        api: ApiHealth,
+        session: aiohttp.ClientSession,
+        pool: concurrent.futures.Executor | None,
+        log: Any,
+    ) -> None:
+        meta = body["metadata"]
+        self.key: Key = (meta.get("namespace") or "", meta["name"])
         self.kube = kube
-        self.ref = Ref(f"{naming.GROUP}/{naming.VERSION}", naming.KIND, name, namespace)
+        self.body = body
+        self.pods = pods
+        self.templates = templates
+        self.api = api
+        self.session = session
+        self.pool = pool
         self.log = log
         self.memory = Memory()
         self.token: str | None = None
-        self.last_reason: str | None = None
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_said: tuple[str, str] | None = None  # (reason, state) last logged
+        self.seen: tuple[Any, ...] | None = None
+        self.wake = asyncio.Event()
+        self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
+        self._scaled_to: int | None = None  # the held scale-down last applied
 
-    def poke(self) -> None:
-        """Start the next cycle now (thread-safe): the spec changed, so a long
-        pollingInterval set by mistake is not waited out."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+    def notify(self) -> None:
+        """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
+        if self.seen is not None and settings_key(self.body) != self.seen:
+            self.wake.set()
 
-    async def _sleep(self, stopped: Any, delay: float) -> None:
-        """Until `delay` passes, the daemon is stopped, or `poke()`."""
-        tasks = [
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(stopped.wait(delay)),
-        ]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            self._wake.clear()
+    def _parsed(self, body: Mapping[str, Any]) -> ZenithClusterSpec:
+        """The spec, parsed once per version of the object (cheap cycles at scale)."""
+        raw = body.get("spec")
+        if self._spec is None or self._spec[0] is not raw:
+            self._spec = (raw, parse_spec(raw))
+        return self._spec[1]
 
     async def run(self, stopped: Any) -> None:
-        self._loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession() as session:
-            client = AgentClient(session, None)
-            executor = Executor(self.kube, client, self.memory, self.log)
-            try:
-                while not stopped:
-                    began = time.monotonic()
-                    interval = DEFAULT_INTERVAL
-                    try:
-                        interval = await self.cycle(client, executor)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # the loop never dies
-                        self.log.exception("ha cycle failed", error=repr(exc))
-                    delay = max(0.05, interval - (time.monotonic() - began))
-                    await self._sleep(stopped, delay)
-            finally:
-                await executor.close()
+        client = AgentClient(self.session, None)
+        executor = Executor(self.kube, client, self.memory, self.log, self.api, pool=self.pool)
+        try:
+            while not stopped:
+                began = time.monotonic()
+                interval = DEFAULT_INTERVAL
+                try:
+                    interval = await self.cycle(client, executor)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the loop never dies
+                    self.log.exception("ha cycle failed", error=repr(exc))
+                delay = max(0.05, interval - (time.monotonic() - began))
+                await self._sleep(stopped, delay)
+        finally:
+            await executor.close()
+
+    async def _sleep(self, stopped: Any, delay: float) -> None:
+        """Wait `delay` seconds, less when the settings change or the daemon stops."""
+
+        async def until_stopped() -> None:
+            await stopped.wait()
+
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(until_stopped())]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        self.wake.clear()
 
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
-        body = await asyncio.to_thread(self.kube.get, self.ref)
-        if body is None:
-            return DEFAULT_INTERVAL
+        # kopf replaces the live body's dict on every event and never mutates the old
+        # one, so a shallow copy is a consistent snapshot (the executor copies to write).
+        body = executor.freshest(dict(self.body))
+        self.seen = settings_key(body)
         try:
-            view = await asyncio.to_thread(read_cluster, self.kube, body)
+            view = view_of(
+                body,
+                pods_of(self.pods, self.key),
+                template_hash_of(self.templates, self.key),
+                self._parsed(body),
+            )
         except SpecError as exc:
             self.log.warning("invalid spec: HA paused", field=exc.path, error=exc.message)
             return DEFAULT_INTERVAL
         interval = view.settings.polling_interval
         client.status_timeout = max(0.2, min(STATUS_TIMEOUT, interval / 2))
+        executor.write_budget = max(0.5, min(WRITE_BUDGET, interval))
         if self.token is None and any(p.ip for p in view.pods.values()):
             # only once there is an agent to talk to: the reconciler has made the Secret
-            self.token = await asyncio.to_thread(ensure_agent_token, self.kube, body)
+            loop = asyncio.get_running_loop()
+            self.token = await loop.run_in_executor(
+                self.pool, functools.partial(ensure_agent_token, self.kube, body)
+            )
             client.token = self.token
         m = self.memory
         if m.status is None:
@@ -142,14 +201,15 @@ class HaLoop:
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
         decision = decide(m.status, obs, now)
-        if decision.reason != self.last_reason or decision.state.value != m.status.state:
+        said = (decision.reason, decision.state.value)
+        if said != self.last_said:
             self.log.info(
                 "ha decision",
                 state=decision.state.value,
                 reason=decision.reason,
                 actions=[type(a).__name__ for a in decision.actions],
             )
-            self.last_reason = decision.reason
+            self.last_said = said
         if await executor.apply(view, decision):
             m.status = decision.status
             await self._scale_down(view, m.status.active_instance)
@@ -157,17 +217,23 @@ class HaLoop:
 
     async def _scale_down(self, view: ClusterView, active: str | None) -> None:
         """Apply a held scale-down once the active is within the spec's replicas (the
-        reconciler does the same at its next pass; this does not wait for it)."""
+        reconciler does the same at its next pass; this does not wait for it). Acts when
+        a pod beyond the held count still exists, once per target count."""
         z = view.spec.zenith_spec
-        current = view.statefulset_replicas
-        held = held_replicas(self.ref.name, z.replicas, active)
-        if z.stopped or current is None or held >= current:
+        namespace, name = self.key
+        held = held_replicas(name, z.replicas, active)
+        beyond = [n for n in view.pods if _ordinal(n) >= held]
+        if z.stopped or not beyond or self._scaled_to == held:
             return
-        ref = Ref(
-            "apps/v1", "StatefulSet", naming.statefulset_name(self.ref.name), self.ref.namespace
-        )
+        ref = Ref("apps/v1", "StatefulSet", naming.statefulset_name(name), namespace or None)
         try:
             await asyncio.to_thread(self.kube.patch, ref, {"spec": {"replicas": held}})
+            self._scaled_to = held
             self.log.info("scaled down", replicas=held, active=active)
         except KubeError as exc:
             self.log.warning("scale down failed", error=str(exc))
+
+
+def _ordinal(pod_name: str) -> int:
+    tail = pod_name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1

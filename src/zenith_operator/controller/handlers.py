@@ -1,8 +1,10 @@
 """The kopf layer for ZenithCluster resources: thin handlers, each calling one function.
 
 - create / update (spec) / resume -> reconcile (children + SpecValid/ResourcesReady)
-- timer `repair` -> the same reconcile, quiet at steady state (repairs drift)
-- a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner
+- timer `repair` -> the same reconcile when a child changed since the last one, or
+  once per resync period (repair_schedule.py): an idle operator reads nothing
+- a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner;
+  changed -> mark its owner for the next repair tick
 - a referenced ConfigMap/Secret changed -> reconcile the clusters that use it
   (found through the `config_refs` index)
 - delete -> finalizer `cleanup` honouring spec.retentionPolicy
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -21,6 +24,7 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.api.spec import SpecError, parse_spec
+from zenith_operator.controller.cache import POD_SELECTOR, STS_SELECTOR
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.reconcile import (
     Result,
@@ -31,11 +35,13 @@ from zenith_operator.controller.reconcile import (
 )
 from zenith_operator.controller.reconcile_delete import Waiting, cleanup
 from zenith_operator.controller.reconcile_kube import Kube, KubeError
+from zenith_operator.controller.repair_schedule import RepairSchedule
 from zenith_operator.resources.config import referenced_sources
 
 CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
 MANAGED = {"app.kubernetes.io/managed-by": "zenith-operator"}
 REPAIR_INTERVAL = float(os.environ.get("ZENITH_REPAIR_INTERVAL", "60"))
+RESYNC_INTERVAL = float(os.environ.get("ZENITH_RESYNC_INTERVAL", str(10 * 3600)))
 RETRY_DELAY = 10.0
 
 
@@ -58,10 +64,14 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.execution.max_workers = 20
+    # Server-side filters for the watches of the HA caches (cache.py): only our objects.
+    settings.watching.label_selectors["pods"] = POD_SELECTOR
+    settings.watching.label_selectors["statefulsets"] = STS_SELECTOR
     if not hasattr(memo, "kube"):
         memo.kube = Kube.from_environment()
     memo.locks = {}
     memo.locks_guard = threading.Lock()
+    memo.repairs = RepairSchedule(RESYNC_INTERVAL)
 
 
 def _lock(memo: kopf.Memo, namespace: str, name: str) -> threading.Lock:
@@ -100,10 +110,13 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: st
     meta = body.get("metadata") or {}
     namespace, name = meta.get("namespace"), meta.get("name")
     log = cluster_logger(namespace, name)
-    with _lock(memo, str(namespace), str(name)):
+    key = (str(namespace), str(name))
+    with _lock(memo, *key):
+        memo.repairs.started(key, time.monotonic())
         try:
             result = reconcile(memo.kube, dict(body))
         except KubeError as exc:
+            memo.repairs.mark(key)
             log.warning("API error, will retry", error=str(exc))
             raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
     if not (result.changes or result.spec_error or result.conflict):
@@ -118,9 +131,7 @@ def on_create(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.update(*CR, id="reconcile-update", field="spec")
 def on_update(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    poke = getattr(memo, "ha_poke", None)
-    if poke is not None:  # the HA loop reads the new spec now, not after pollingInterval
-        poke()
+    # (the HA loop wakes on the watch event itself: ha_daemon.py, HaLoop.notify)
     run_reconcile(memo, body, "update")
 
 
@@ -131,7 +142,9 @@ def on_resume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.timer(*CR, id="repair", interval=REPAIR_INTERVAL, initial_delay=REPAIR_INTERVAL)
 def repair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if is_deleting(dict(body)):
+    meta = body.get("metadata") or {}
+    key = (str(meta.get("namespace")), str(meta.get("name")))
+    if is_deleting(dict(body)) or not memo.repairs.due(key, time.monotonic()):
         return
     with contextlib.suppress(kopf.PermanentError):  # reported on the transition already
         run_reconcile(memo, body, "timer")
@@ -148,6 +161,7 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         raise kopf.TemporaryError(str(wait), delay=5) from wait
     except KubeError as exc:
         raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    memo.repairs.forget((str(meta.get("namespace")), str(meta.get("name"))))
     log.info("cleaned up", actions=done)
 
 
@@ -177,33 +191,39 @@ def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: 
             cluster_logger(namespace, name).info("reconcile deferred", reason=str(exc))
 
 
-def _child_deleted(
+def _child_changed(
     event_type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, what: str
 ) -> None:
+    """Deleted: reconcile the owner now. Changed: the next repair tick looks at it.
+    (None is kopf's initial listing: the resume handler covers it.)"""
     owner = owner_of(dict(labels))
-    if event_type == "DELETED" and owner and namespace:
+    if not owner or not namespace or event_type is None:
+        return
+    if event_type == "DELETED":
         reconcile_named(memo, namespace, [owner], f"{what} deleted")
+    else:
+        memo.repairs.mark((namespace, owner))
 
 
 @kopf.on.event("apps", "v1", "statefulsets", id="child-statefulset", labels=MANAGED)
 def statefulset_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "StatefulSet")
+    _child_changed(type, namespace, labels, memo, "StatefulSet")
 
 
 @kopf.on.event("", "v1", "services", id="child-service", labels=MANAGED)
 def service_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "Service")
+    _child_changed(type, namespace, labels, memo, "Service")
 
 
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", id="child-pdb", labels=MANAGED)
 def pdb_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "PodDisruptionBudget")
+    _child_changed(type, namespace, labels, memo, "PodDisruptionBudget")
 
 
 def _config_event(
@@ -241,5 +261,5 @@ def secret_event(
     memo: kopf.Memo,
     **kwargs: Any,
 ) -> None:
-    _child_deleted(type, namespace, labels, memo, "Secret")
+    _child_changed(type, namespace, labels, memo, "Secret")
     _config_event("Secret", type, namespace, name, kwargs["config_refs"], memo)

@@ -1,4 +1,4 @@
-"""One poll: the cluster's pods from the API and every agent's status, concurrently.
+"""One poll: the cluster's cached pods and every agent's status, concurrently.
 
 Also the small per-cluster memory a running operator keeps between polls (last good
 answer per instance, last lease grant) and the spec -> `ha.Settings` reading.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ from zenith_operator import naming
 from zenith_operator.api.spec import ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
-from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
@@ -65,14 +64,13 @@ def _liveness_kill(pod: Mapping[str, Any]) -> float | None:
 
 @dataclass(frozen=True)
 class ClusterView:
-    """What one cycle read from the API: the object, its parsed spec and pods."""
+    """What one cycle works from: the object, its parsed spec and pods (from caches)."""
 
     body: dict[str, Any]
     spec: ZenithClusterSpec
     settings: Settings
     pods: dict[str, PodInfo]
     desired_config_hash: str | None = None  # the StatefulSet pod template's config hash
-    statefulset_replicas: int | None = None  # its spec.replicas (None: unknown)
 
     @property
     def agent_port(self) -> int:
@@ -123,24 +121,22 @@ def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
     )
 
 
-def read_cluster(kube: Kube, body: dict[str, Any]) -> ClusterView:
-    """Blocking (run in a thread): spec parsing and the pod list. Raises SpecError."""
-    meta = body.get("metadata") or {}
-    name, namespace = meta["name"], meta.get("namespace")
-    spec = parse_spec(body.get("spec"))
-    items = kube.list("v1", "Pod", namespace, naming.selector_labels(name))
-    pods = {p.name: p for p in map(PodInfo.of, items)}
-    try:
-        sts = kube.get(Ref("apps/v1", "StatefulSet", naming.statefulset_name(name), namespace))
-    except KubeError:
-        sts = None  # unknown this cycle: no rollout step, the HA cycle itself goes on
+def view_of(
+    body: dict[str, Any],
+    pods: Iterable[PodInfo],
+    template_hash: str | None,
+    spec: ZenithClusterSpec | None = None,
+) -> ClusterView:
+    """The cycle's view from cached state (no API call). Raises SpecError.
+
+    `spec`: the already parsed spec of this body, if the caller has it."""
+    spec = spec or parse_spec(body.get("spec"))
     return ClusterView(
         body=body,
         spec=spec,
         settings=settings_of(body, spec),
-        pods=pods,
-        desired_config_hash=template_config_hash(sts),
-        statefulset_replicas=((sts or {}).get("spec") or {}).get("replicas"),
+        pods={p.name: p for p in pods},
+        desired_config_hash=template_hash,
     )
 
 

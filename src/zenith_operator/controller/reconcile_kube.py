@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import urllib3
 from kubernetes import client, config
 
 # kind -> (plural, namespaced)
@@ -31,6 +32,8 @@ KINDS: dict[str, tuple[str, bool]] = {
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 REQUEST_TIMEOUT = 30.0
+CONNECTIONS = 40  # kopf's handler threads (20) + the HA loops' API threads (16) + a probe
+UNREACHABLE = "Unreachable"  # KubeError.reason when no HTTP answer came back (status 0)
 
 
 class KubeError(Exception):
@@ -39,6 +42,13 @@ class KubeError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for errors that say the API is away (no answer, 5xx, throttled), not 'no'."""
+    if not isinstance(exc, KubeError):
+        return False
+    return exc.status == 0 or exc.status == 429 or exc.status >= 500
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,9 @@ class Kube:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
             config.load_kube_config()  # type: ignore[no-untyped-call]
-        return cls(client.ApiClient())
+        cfg = client.Configuration.get_default_copy()
+        cfg.connection_pool_maxsize = CONNECTIONS
+        return cls(client.ApiClient(cfg))
 
     def request(
         self,
@@ -107,6 +119,8 @@ class Kube:
             resp = self.api.call_api(*params, _request_timeout=self.timeout)
         except client.exceptions.ApiException as exc:
             raise _error(exc.status or 0, exc.body) from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
+            raise KubeError(0, UNREACHABLE, f"{type(exc).__name__}: {exc}") from exc
         raw = resp.read()  # type: ignore[no-untyped-call]
         if resp.status >= 400:
             raise _error(resp.status, raw)

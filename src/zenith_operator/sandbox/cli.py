@@ -17,6 +17,7 @@ From Python (tests, the demo):
         sb.kubeconfig     # Path
         sb.faults         # faults.Faults
         sb.restart_operator()
+        sb.pause_api(); sb.resume_api()   # SIGSTOP / SIGCONT the emulator
 """
 
 from __future__ import annotations
@@ -222,6 +223,20 @@ class Sandbox:
             else:
                 proc.stop()
         self.start_operator()
+
+    def pause_api(self) -> None:
+        """SIGSTOP the API server (fault `api-pause`): connections are accepted by the
+        kernel but nothing answers, as when the control plane hangs or is cut off."""
+        self._signal_api(signal.SIGSTOP)
+
+    def resume_api(self) -> None:
+        self._signal_api(signal.SIGCONT)
+
+    def _signal_api(self, sig: signal.Signals) -> None:
+        proc = self.procs.get("apiserver")
+        if proc is None or not proc.alive():
+            raise RuntimeError("this sandbox does not run its own API server")
+        os.killpg(proc.pid, sig)
 
     def save(self) -> None:
         state = {

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -56,25 +57,39 @@ def active_pod_ip(
 ) -> HostLookup:
     """A lookup of the pod labelled active, as the read-write Service selects it.
 
-    Answers are cached for `max_age` seconds, about as long as a Service's endpoints lag.
+    Answers are refreshed in the background every `max_age` seconds, about as long as
+    a Service's endpoints lag; when the API does not answer, the last answer stays, as
+    kube-proxy keeps its rules while the API server is away. Only the very first call
+    waits for the API.
     """
     from kubernetes import client
 
     api: client.CoreV1Api = core_api  # type: ignore[assignment]
     selector = f"{naming.CLUSTER_LABEL}={cluster},{naming.ROLE_LABEL}=active"
-    cache: dict[str, tuple[float, str | None]] = {}
+    state: dict[str, Any] = {"at": float("-inf"), "answer": None, "primed": False}
+    worker: list[threading.Thread] = []
+    guard = threading.Lock()
 
-    def lookup() -> str | None:
-        now = time.monotonic()
-        if "v" in cache and now - cache["v"][0] < max_age:
-            return cache["v"][1]
+    def refresh() -> None:
         try:
             pods = api.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=2)
             ips = [p.status.pod_ip for p in pods.items if p.status and p.status.pod_ip]
-            answer = ips[0] if len(ips) == 1 else None
+            state["answer"] = ips[0] if len(ips) == 1 else None
         except Exception:
-            answer = None
-        cache["v"] = (now, answer)
+            pass  # the API is away: keep the last answer
+        state["at"] = time.monotonic()
+
+    def lookup() -> str | None:
+        with guard:
+            if not state["primed"]:
+                refresh()  # the first answer
+                state["primed"] = True
+            elif time.monotonic() - state["at"] >= max_age and not (
+                worker and worker[0].is_alive()
+            ):
+                worker[:] = [threading.Thread(target=refresh, daemon=True)]
+                worker[0].start()
+        answer: str | None = state["answer"]
         return answer
 
     return lookup

@@ -1,12 +1,17 @@
-"""The controller side of the rollout: hashes read from the pods and the StatefulSet."""
+"""The controller side of the rollout: hashes from the cached pods and StatefulSet."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from zenith_operator import naming
-from zenith_operator.controller.observe import PodInfo, read_cluster, template_config_hash
-from zenith_operator.controller.reconcile_kube import KubeError, Ref
+from zenith_operator.controller.cache import (
+    pod_entry,
+    pods_of,
+    template_entry,
+    template_hash_of,
+)
+from zenith_operator.controller.observe import PodInfo, template_config_hash, view_of
 
 
 def _pod(name: str, config_hash: str | None) -> dict[str, Any]:
@@ -22,21 +27,6 @@ def _sts(config_hash: str) -> dict[str, Any]:
     }
 
 
-class FakeKube:
-    def __init__(self, pods: list[dict[str, Any]], sts: dict[str, Any] | None) -> None:
-        self.pods, self.sts = pods, sts
-        self.got: list[Ref] = []
-
-    def list(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
-        return self.pods
-
-    def get(self, ref: Ref) -> dict[str, Any] | None:
-        self.got.append(ref)
-        if self.sts == {"fail": True}:
-            raise KubeError(500, "InternalError", "boom")
-        return self.sts
-
-
 def test_pod_and_template_hashes() -> None:
     assert PodInfo.of(_pod("c-0", "abc")).config_hash == "abc"
     assert PodInfo.of(_pod("c-0", None)).config_hash is None
@@ -45,19 +35,37 @@ def test_pod_and_template_hashes() -> None:
     assert template_config_hash({"spec": {}}) is None
 
 
-def test_read_cluster_reads_the_statefulset_template_hash() -> None:
+def _labelled(obj: dict[str, Any], **labels: str) -> dict[str, Any]:
+    obj["metadata"]["labels"] = labels
+    return obj
+
+
+def test_the_caches_index_pods_and_templates_by_cluster() -> None:
+    pod = _labelled(_pod("c-0", "old"), **naming.selector_labels("c"))
+    assert pod_entry("ns", pod) == {("ns", "c"): PodInfo.of(pod)}
+    assert pod_entry("ns", _labelled(_pod("x-0", None), **{"app": "other"})) == {}
+    sts = _sts("new")
+    sts["metadata"] = {"name": "c", "labels": {naming.CLUSTER_LABEL: "c"}}
+    assert template_entry("ns", sts) == {("ns", "c"): "new"}
+    sts["metadata"]["name"] = "not-c"
+    assert template_entry("ns", sts) == {}
+
+
+def test_view_of_reads_only_cached_state() -> None:
     body = {
         "metadata": {"name": "c", "namespace": "ns"},
         "spec": {"zenithSpec": {"replicas": 2}},
     }
-    kube = FakeKube([_pod("c-0", "old"), _pod("c-1", "new")], _sts("new"))
-    view = read_cluster(kube, body)  # type: ignore[arg-type]
+    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "old")), PodInfo.of(_pod("c-1", "new"))]}
+    templates = {("ns", "c"): ["new"]}
+    view = view_of(body, pods_of(pods, ("ns", "c")), template_hash_of(templates, ("ns", "c")))
     assert view.desired_config_hash == "new"
     assert view.pods["c-0"].config_hash == "old"
-    assert kube.got == [Ref("apps/v1", "StatefulSet", naming.statefulset_name("c"), "ns")]
+    assert view.settings.replicas == 2
 
 
-def test_a_failed_statefulset_read_only_hides_the_template_hash() -> None:
+def test_no_statefulset_in_the_cache_only_hides_the_template_hash() -> None:
     body = {"metadata": {"name": "c", "namespace": "ns"}, "spec": {"zenithSpec": {}}}
-    view = read_cluster(FakeKube([_pod("c-0", "old")], {"fail": True}), body)  # type: ignore[arg-type]
+    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "old"))]}
+    view = view_of(body, pods_of(pods, ("ns", "c")), template_hash_of({}, ("ns", "c")))
     assert view.desired_config_hash is None and view.pods["c-0"].config_hash == "old"

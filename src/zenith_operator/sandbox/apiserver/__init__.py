@@ -129,6 +129,13 @@ class ApiServer:
         self._thread.join(timeout=10)
         self._thread = None
 
+    def pause(self) -> None:
+        """New requests hang until `resume` (watch streams stay open, idle)."""
+        self.call(self.app.pause)
+
+    def resume(self) -> None:
+        self.call(self.app.resume)
+
     def call(self, fn: Any) -> Any:
         """Run `fn()` on the server's loop thread and return its result (for tests)."""
         assert self._loop is not None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,14 @@ class Route:
     watch_path: bool
 
 
+def _verb_name(method: str, r: Route, ctx: Ctx) -> str:
+    """The real API server's verb label: GET, LIST, WATCH, POST, PUT, PATCH, DELETE."""
+    if method == "GET" and not r.name:
+        watching = r.watch_path or ctx.query.get("watch") in ("true", "1")
+        return "WATCH" if watching else "LIST"
+    return method
+
+
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     headers = {}
     if warnings:
@@ -52,8 +62,20 @@ class App:
         self.address = "127.0.0.1:0"
         self.web = web.Application(client_max_size=64 * 1024 * 1024)
         self.web.router.add_route("*", "/{tail:.*}", self.handle)
+        self._serving = asyncio.Event()
+        self._serving.set()
+        self.requests: Counter[tuple[str, str]] = Counter()  # (verb, resource) -> count
+
+    def pause(self) -> None:
+        """Hold every new request until `resume`, as a stopped or cut-off API server."""
+        self._serving.clear()
+
+    def resume(self) -> None:
+        self._serving.set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not self._serving.is_set():
+            await self._serving.wait()
         try:
             return await self._dispatch(request)
         except ApiError as e:
@@ -73,6 +95,8 @@ class App:
                 return _json(doc)
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return web.Response(text="ok")
+        if parts == ["metrics"] and request.method == "GET":
+            return web.Response(text=self.metrics(), content_type="text/plain")
         route = self._route(parts)
         if route is None:
             raise errors.path_not_found()
@@ -146,11 +170,19 @@ class App:
         except (ValueError, yaml.YAMLError) as e:
             raise errors.bad_request(f"the body of the request could not be decoded: {e}") from e
 
+    def metrics(self) -> str:
+        """Request counts in the real API server's metric: apiserver_request_total."""
+        lines = ["# TYPE apiserver_request_total counter"]
+        for (verb, resource), n in sorted(self.requests.items()):
+            lines.append(f'apiserver_request_total{{verb="{verb}",resource="{resource}"}} {n}')
+        return "\n".join(lines) + "\n"
+
     async def _verb(self, request: web.Request, r: Route) -> web.StreamResponse:
         api, rt = self.api, r.rt
         ctx = Ctx(dict(request.query))
         ns = r.namespace or ""
         method = request.method
+        self.requests[(_verb_name(method, r, ctx), r.rt.plural)] += 1
         if method == "GET" and not r.name:
             if r.watch_path or ctx.query.get("watch") in ("true", "1"):
                 return await serve_watch(request, api, rt, r.namespace, ctx, self.bookmark_interval)
