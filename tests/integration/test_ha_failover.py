@@ -353,7 +353,8 @@ def test_api_outage_keeps_renewing_the_active_and_changes_nothing(
 
 
 def test_a_spec_change_wakes_the_loop_at_once(env: Env) -> None:
-    """pollingInterval 300 (the maximum) set by mistake, then corrected: polls resume within seconds."""
+    """pollingInterval 300 (the maximum) set by mistake, then corrected: polls resume
+    within seconds."""
     a0 = env.fakes.agents[PODS[0]]
     _normal(env, PODS[0])
     ref = Ref(GV, naming.KIND, NAME, NS)
