@@ -51,6 +51,9 @@ class MemoryEngine:
     def writable(self) -> bool:
         return self.mode == RunMode.WRITABLE
 
+    def process_dir(self) -> Path | None:
+        return None
+
     def kill(self) -> bool:
         self.mode = None
         return True

@@ -112,3 +112,30 @@ def test_agent_death_takes_postgres_along(solo: Pod) -> None:
     solo.call("/v1/promote", {"lease_ttl": 60})
     with psycopg.connect(solo.dsn(), autocommit=True) as conn:
         assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]
+
+
+def test_a_hung_agent_still_fences_at_the_end_of_its_lease(solo: Pod) -> None:
+    """SIGSTOP of the agent alone (its database runs on): the lease watchdog, a process
+    of its own, kills the database when the lease ends; no liveness probe needed."""
+    solo.call("/v1/promote", {"lease_ttl": 30})
+    with psycopg.connect(solo.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+    ttl = 2.0
+    solo.post("/v1/lease", {"ttl": ttl})
+    ends = time.monotonic() + ttl
+    assert solo.proc is not None
+    os.kill(solo.proc.pid, signal.SIGSTOP)
+    try:
+        assert try_write(solo), "writable while the lease runs"
+        wait_for("writes refused", lambda: not try_write(solo), timeout=ttl + 5)
+        late = time.monotonic() - ends
+        print(f"hung agent: writes refused {late:+.2f}s after the lease ended")
+        assert late < 1.0
+        assert not solo.pg_pids(), "every database process was killed"
+    finally:
+        os.kill(solo.proc.pid, signal.SIGCONT)
+    # the agent wakes up, fences (read-only), and only a promote opens writes again
+    wait_for("fenced reported", lambda: solo.status()["fenced"], timeout=15)
+    assert not try_write(solo)
+    solo.call("/v1/promote", {"lease_ttl": 30})
+    assert try_write(solo)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from zenith_operator import __version__
+from zenith_operator.agent import watchdog
 from zenith_operator.agent.commands import CommandRunner
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.engine import Engine, EngineError, EngineStatus, RunMode
@@ -72,6 +74,9 @@ class Agent:
         self._watcher: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
+        self.watchdog_file = config.data_dir / "lease-watchdog.json"
+        self._watchdog: asyncio.subprocess.Process | None = None
+        self._armed: float | None = None
         # the latest engine status and when it was read; one read in flight at a time
         self._engine_status: EngineStatus | None = None
         self._engine_status_at = 0.0
@@ -110,10 +115,11 @@ class Agent:
         An active restarting has no lease (the monotonic clock does not survive a
         restart): it comes up fenced (read-only) until the operator promotes it.
         """
-        self._watcher = asyncio.get_running_loop().create_task(self._watch())
-        self._refresher = asyncio.get_running_loop().create_task(self._refresh())
         if self.state.role == Role.ACTIVE:
             self.fenced = True
+        await self._start_watchdog()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh())
         if not self.engine.has_data():
             log.info("no data yet: waiting for promote (initialise) or follow (clone)")
             return
@@ -126,6 +132,34 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.runner.run_waiting("shutdown", self.engine.stop)
+        if self._watchdog is not None and self._watchdog.returncode is None:
+            self._watchdog.kill()
+            await self._watchdog.wait()
+
+    async def _start_watchdog(self) -> None:
+        """The lease kept outside this process (agent/watchdog.py), disarmed at start."""
+        directory = self.engine.process_dir()
+        if directory is None:
+            return
+        self._sync_watchdog(force=True)
+        self._watchdog = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "zenith_operator.agent.watchdog",
+            str(self.watchdog_file),
+            str(directory),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+
+    def _sync_watchdog(self, force: bool = False) -> None:
+        """Arm the watchdog with the lease's deadline while writes may be open, else
+        disarm it. Called at every watcher tick and right after each grant."""
+        deadline = self.lease.deadline if self._may_write() else None
+        wanted = deadline + watchdog.SLACK if deadline is not None else None
+        if force or wanted != self._armed:
+            with contextlib.suppress(OSError):
+                watchdog.arm(self.watchdog_file, wanted)
+                self._armed = wanted
 
     async def _guarded(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -138,6 +172,8 @@ class Agent:
         """The agent loop: heartbeat for liveness and the lease check for fencing."""
         while True:
             self.last_tick = time.monotonic()
+            if self._watchdog is not None:
+                self._sync_watchdog()
             try:
                 if self._must_fence():
                     await self._fence()
@@ -283,6 +319,8 @@ class Agent:
     # ---------------------------------------------------------------- commands
     def lease_request(self, req: LeaseRequest) -> LeaseResponse:
         self.lease.grant(req.ttl, req.holder)
+        if self._watchdog is not None:
+            self._sync_watchdog()
         return LeaseResponse(remaining=req.ttl, fenced=self.fenced)
 
     async def _command(
@@ -314,11 +352,15 @@ class Agent:
         async def run() -> tuple[bool, str]:
             if self._writable_active():
                 self.lease.grant(req.lease_ttl, "promote")
+                if self._watchdog is not None:
+                    self._sync_watchdog()
                 return False, "already the active"
             # the lease first, so the watcher does not fence what we are about to open;
             # then the fence latch is lifted (the engine asks `_may_write` before opening)
             self.lease.grant(req.lease_ttl, "promote")
             self.fenced, self._fence_applied = False, False
+            if self._watchdog is not None:
+                self._sync_watchdog()  # armed before anything can open writes
             if not self.engine.has_data():
                 await self.engine.init()
                 message = "initialised a new database and started it as the active"

@@ -119,4 +119,9 @@ class Engine(Protocol):
         """True while the database runs opened for writes (WRITABLE mode)."""
         ...
 
+    def process_dir(self) -> Path | None:
+        """The directory every database process runs in, for the lease watchdog
+        (agent/watchdog.py) to kill them by; None when the engine cannot tell."""
+        ...
+
     def config_hash(self) -> str | None: ...

@@ -29,6 +29,11 @@ class Lease:
         self.holder = None
 
     @property
+    def deadline(self) -> float | None:
+        """When the lease ends, on the clock it was granted with (None: no lease)."""
+        return self._deadline
+
+    @property
     def held(self) -> bool:
         return self._deadline is not None
 

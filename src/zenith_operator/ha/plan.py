@@ -18,6 +18,7 @@ from zenith_operator.ha.model import (
     Observations,
     Promote,
     RenewLease,
+    Start,
 )
 from zenith_operator.ha.states import WARNING_STATES, Health, PendingKind, State
 from zenith_operator.ha.times import fmt, parse
@@ -157,6 +158,11 @@ class Plan:
         o = self.inst(name)
         if not o.pod_exists:
             return None
+        sent = next(
+            (a for a in self.actions if isinstance(a, Promote | Start) and a.pod == name), None
+        )
+        if sent is not None:  # decided in this very cycle: it may open writes
+            return f"{name} was just sent a {type(sent).__name__.lower()}"
         a = o.agent
         if a is None:
             recorded_uid = self.recorded(name).pod_uid

@@ -5,8 +5,9 @@ The model is simple but keeps the physics that matter for data safety:
 - commands take time: a command is in flight on its agent (reported as `busy`, one at a
   time) and completes later, never (the agent dies), or after the lease ran out;
 - the lease runs on the agent's clock: an agent that runs fences itself when it ends,
-  and kills a start or promote in flight that would otherwise open writes; a hung agent
-  (`freeze_agent`) cannot, and only the liveness probe its pod was created with kills it;
+  and kills a start or promote in flight that would otherwise open writes; for a hung
+  agent (`freeze_agent`) its watchdog process kills the database when the lease ends
+  (`watchdog=False`: no watchdog, only the liveness probe its pod was created with);
 - the user edits the timers (and the agent port) between any two polls; running pods
   keep the probe and port they were created with;
 - a client writes every poll to every writable active; in sync mode a write is
@@ -117,6 +118,7 @@ class Sim:
         interval: float = 1.0,
         timeout: int = 4,
         legacy_agent: bool = False,
+        watchdog: bool = True,
     ) -> None:
         self.settings = Settings(
             replicas=replicas,
@@ -125,6 +127,7 @@ class Sim:
             failover_policy=policy,
         )
         self.legacy_agent = legacy_agent
+        self.watchdog = watchdog  # the lease watchdog process (PostgreSQL engine)
         self.port = 0  # spec.zenithSpec.ports.agent, as an edit counter
         self.nodes = [Node(f"c-{i}", i) for i in range(replicas)]
         for n in self.nodes:
@@ -287,6 +290,8 @@ class Sim:
                 continue
             if n.frozen and n.frozen_since is not None:
                 events.append((n.frozen_since + n.probe_kill, "kill", n))
+                if self.watchdog and n.role == Role.ACTIVE and n.running and n.lease_until:
+                    events.append((n.lease_until, "watchdog", n))  # kills the database
                 continue
             if n.inflight is not None:
                 events.append((n.inflight.done_at, "done", n))
@@ -301,6 +306,8 @@ class Sim:
             self.now = max(self.now, at)
             if kind == "kill":
                 self._liveness_kill(n)
+            elif kind == "watchdog":
+                n.running = False
             elif kind == "lease":
                 self._lease_ends(n)
             else:

@@ -73,6 +73,26 @@ TIMEOUT_LOWERED_THEN_CUT_OFF = [("timers", 0, -1), ("partition", 0, 40)]
 # Issue 9.3: the active's database crashes; the Start sent to it runs long (crash
 # recovery) while its lease lapses.
 START_IN_FLIGHT = [("slow", 4, 0), ("crash_db", 0, 30)]
+# Found by `make test-deep`: the active cut off, then its agent hangs while its lease
+# still runs (timers=1, 30 s): only the lease watchdog stops its database in time.
+# Found by `make test-deep`: the active restarted in place and the standby promoted in
+# one cycle (a failover decided in the cycle that sends the active a start).
+RESTARTED_AND_FAILED_OVER_AT_ONCE = [
+    ("crash", 0, 0),
+    ("crash", 0, 0),
+    ("crash", 1, 8),
+    ("partition", 1, 0),
+    ("timers", 1, 0),
+    ("crash_db", 0, 0),
+    ("timers", 0, 0),
+    ("crash", 1, 2),
+]
+CUT_OFF_THEN_HUNG = [
+    ("partition", 0, 8),
+    ("crash", 1, 12),
+    ("freeze_agent", 0, -1),
+    ("restart", 1, 8),
+]
 
 
 start_timers = st.integers(0, len(TIMERS) - 1)
@@ -128,6 +148,7 @@ def _run(sim: Sim, faults: list[tuple[str, int, int]]) -> None:
 @example(TIMEOUT_LOWERED_THEN_FROZEN, 1)
 @example(TIMEOUT_LOWERED_THEN_CUT_OFF, 1)
 @example(START_IN_FLIGHT, 0)
+@example(CUT_OFF_THEN_HUNG, 1)
 def test_pair_zero_data_loss(faults: list[tuple[str, int, int]], timers: int) -> None:
     sim = _sim(timers)
     _run(sim, faults)
@@ -166,6 +187,7 @@ rollout_fault = st.tuples(
 @settings(max_examples=scaled(200))
 @given(st.lists(rollout_fault, max_size=10))
 @example(PROMOTED_AGAIN_ASYNC)
+@example(RESTARTED_AND_FAILED_OVER_AT_ONCE)
 @example([("wait", 0, 0)])
 @example([("wait", 0, 3), ("crash", 0, 2)])
 @example([("wait", 0, 6), ("operator", 0, 1), ("crash", 1, 3)])

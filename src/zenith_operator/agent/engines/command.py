@@ -14,6 +14,7 @@ import shlex
 import signal
 import string
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -161,6 +162,9 @@ class CommandEngine:
 
     def writable(self) -> bool:
         return self._running and self._mode == RunMode.WRITABLE
+
+    def process_dir(self) -> Path | None:
+        return None  # the database is the commands' business
 
     def config_hash(self) -> str | None:
         if self._config_hash is None:

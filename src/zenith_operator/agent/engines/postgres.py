@@ -45,6 +45,7 @@ from zenith_operator.agent.engine import (
     always,
     db_settings,
 )
+from zenith_operator.agent.watchdog import processes_in
 from zenith_operator.wire import (
     DatabaseState,
     PeerAddress,
@@ -361,20 +362,8 @@ class PostgresEngine:
     def _strays(self) -> list[int]:
         """Processes left behind in our PGDATA (orphaned backends after a kill -9)."""
         mine = self._proc.pid if self._proc and self._proc.returncode is None else None
-        try:
-            target = os.path.realpath(self.pgdata)
-        except OSError:
-            return []
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in (mine, os.getpid()):
-                continue
-            try:
-                if os.readlink(f"/proc/{entry}/cwd") == target:
-                    found.append(int(entry))
-            except OSError:
-                continue
-        return found
+        skip = (os.getpid(),) if mine is None else (mine, os.getpid())
+        return processes_in(self.pgdata, skip=skip)
 
     async def _kill_strays(self) -> None:
         deadline = time.monotonic() + STRAY_WAIT
@@ -420,6 +409,9 @@ class PostgresEngine:
 
     def writable(self) -> bool:
         return self.running() and self._mode == RunMode.WRITABLE
+
+    def process_dir(self) -> Path | None:
+        return self.pgdata
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
