@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -49,6 +51,21 @@ def _ips(subsets: Any, kind: str) -> list[str]:
     return sorted(a.ip for s in subsets or [] for a in getattr(s, kind) or [])
 
 
+@pytest.fixture
+def bound_pods(core: client.CoreV1Api, ns: str) -> Iterator[None]:
+    """Pods a (ready) and b (not ready) bound to a node that does not exist; deleted with
+    grace period 0 afterwards (no kubelet would ever finish a graceful delete)."""
+    _pod(core, ns, "a", "10.200.0.1", ready=True)
+    _pod(core, ns, "b", "10.200.0.2", ready=False)
+    try:
+        yield
+    finally:
+        for name in ("a", "b"):
+            with contextlib.suppress(client.ApiException):
+                core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
+
+
+@pytest.mark.usefixtures("bound_pods")
 def test_endpoints_follow_ready_pods(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_service(
         ns,
@@ -60,8 +77,6 @@ def test_endpoints_follow_ready_pods(core: client.CoreV1Api, ns: str) -> None:
             },
         },
     )
-    _pod(core, ns, "a", "10.200.0.1", ready=True)
-    _pod(core, ns, "b", "10.200.0.2", ready=False)
     if REAL:
         try:
             poll(lambda: _endpoints(core, ns), what="any Endpoints")
@@ -91,5 +106,3 @@ def test_endpoints_follow_ready_pods(core: client.CoreV1Api, ns: str) -> None:
         ),
         what="both addresses ready",
     )
-    for name in ("a", "b"):
-        core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
