@@ -398,7 +398,11 @@ def test_missing_config_created_later_heals(operator: Operator) -> None:
         }
     )
     eventually(lambda: operator.sts("late"), RECONCILE_TIMEOUT, "the StatefulSet once it exists")
-    assert (operator.condition("late", "SpecValid") or {}).get("status") == "True"
+    eventually(  # written right after the children, so not necessarily seen with them
+        lambda: (operator.condition("late", "SpecValid") or {}).get("status") == "True",
+        RECONCILE_TIMEOUT,
+        "SpecValid=True",
+    )
 
 
 def test_local_nodes_fewer_than_replicas_is_invalid(operator: Operator) -> None:
