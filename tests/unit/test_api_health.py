@@ -47,3 +47,22 @@ def test_away_until_the_probe_answers() -> None:
         assert not health.away and probes == [0.0, 1.0]
 
     asyncio.run(scenario())
+
+
+def test_the_write_budget_keeps_renewals_within_half_the_lease() -> None:
+    from zenith_operator.controller.ha_loop import write_budget
+    from zenith_operator.ha.model import Settings
+    from zenith_operator.ha.states import FailoverPolicy
+
+    def settings(interval: float, timeout: int) -> Settings:
+        return Settings(
+            replicas=2,
+            polling_interval=interval,
+            unreachable_timeout=timeout,
+            failover_policy=FailoverPolicy.ZERO_DATA_LOSS,
+        )
+
+    assert write_budget(settings(10, 30), 2.0) == 10  # defaults: one interval
+    assert write_budget(settings(5, 15), 2.0) == 3.0  # lease 14: 14 / 2 - 2 x 2
+    assert write_budget(settings(1, 4), 0.5) == 0.5  # lease 3: 1.5 - 1
+    assert write_budget(settings(5, 6), 2.0) == 0.5  # never below half a second

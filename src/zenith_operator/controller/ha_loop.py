@@ -14,6 +14,7 @@ import asyncio
 import base64
 import concurrent.futures
 import functools
+import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -27,13 +28,14 @@ from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
-from zenith_operator.controller.executor import MY_CONDITIONS, WRITE_BUDGET, Executor
+from zenith_operator.controller.executor import MY_CONDITIONS, Executor
 from zenith_operator.controller.observe import ClusterView, Memory, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.decide import decide
-from zenith_operator.ha.model import Decision, Observations
+from zenith_operator.ha.model import Decision, Observations, Settings
 from zenith_operator.ha.states import State
+from zenith_operator.ha.timing import lease_ttl
 from zenith_operator.resources.workload import agent_token_secret, held_replicas, new_token
 
 DEFAULT_INTERVAL = 10.0
@@ -88,6 +90,13 @@ def settings_key(body: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def write_budget(settings: Settings, status_timeout: float) -> float:
+    """How long a cycle waits for its status write: up to one interval, but short enough
+    that poll + renewal + write stay within half the lease (renewals keep their pace)."""
+    half_lease = lease_ttl(settings.unreachable_timeout, settings.polling_interval) / 2
+    return max(0.5, min(settings.polling_interval, half_lease - 2 * status_timeout))
+
+
 class HaLoop:
     """One cluster's loop. Reads only caches: `body` is kopf's live view of the
     ZenithCluster, `pods`/`templates` the watch-fed indices of cache.py."""
@@ -136,6 +145,7 @@ class HaLoop:
     async def run(self, stopped: Any) -> None:
         client = AgentClient(self.session, None)
         executor = Executor(self.kube, client, self.memory, self.log, self.api, pool=self.pool)
+        first = True
         try:
             while not stopped:
                 began = time.monotonic()
@@ -147,6 +157,9 @@ class HaLoop:
                 except Exception as exc:  # the loop never dies
                     self.log.exception("ha cycle failed", error=repr(exc))
                 delay = max(0.05, interval - (time.monotonic() - began))
+                if first:  # loops started together (operator start) must not poll together
+                    delay *= random.random()
+                    first = False
                 await self._sleep(stopped, delay)
         finally:
             await executor.close()
@@ -183,7 +196,7 @@ class HaLoop:
             return DEFAULT_INTERVAL
         interval = view.settings.polling_interval
         client.status_timeout = max(0.2, min(STATUS_TIMEOUT, interval / 2))
-        executor.write_budget = max(0.5, min(WRITE_BUDGET, interval))
+        executor.write_budget = write_budget(view.settings, client.status_timeout)
         if self.token is None and any(p.ip for p in view.pods.values()):
             # only once there is an agent to talk to: the reconciler has made the Secret
             loop = asyncio.get_running_loop()
