@@ -490,8 +490,12 @@ class PostgresEngine:
         if self.has_data():
             return
         self._mkdir(self.root, 0o755)
-        if self.pgdata.exists():
-            shutil.rmtree(self.pgdata)
+        # initdb into a staging directory, renamed into place when complete: a container
+        # killed during initdb must not leave a half-made cluster that looks like data
+        staging = self.root / "pgdata.initdb"
+        for stale in (self.pgdata, staging):
+            if stale.exists():
+                shutil.rmtree(stale)
         self._mkdir(self.conf)
         pwfile = self.conf / "initdb.pw"
         self._write(pwfile, self._admin_password() + "\n")
@@ -499,7 +503,7 @@ class PostgresEngine:
             await self._run(
                 str(self.bindir / "initdb"),
                 "-D",
-                str(self.pgdata),
+                str(staging),
                 "-U",
                 self.admin_user,
                 f"--pwfile={pwfile}",
@@ -511,6 +515,7 @@ class PostgresEngine:
             )
         finally:
             pwfile.unlink(missing_ok=True)
+        os.replace(staging, self.pgdata)
         log.info("initdb done", pgdata=str(self.pgdata))
 
     async def _ensure_roles(self) -> None:
