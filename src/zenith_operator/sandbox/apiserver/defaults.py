@@ -143,7 +143,10 @@ def pod_spec(spec: Obj) -> None:
 def validate_pod_spec(
     spec: Obj, path: str, extra_volumes: set[str] | None = None
 ) -> list[FieldError]:
-    return validation.containers(spec, path, extra_volumes)
+    volumes = spec.get("volumes") or []
+    return validation.containers(spec, path, extra_volumes) + validation.host_paths(
+        volumes, f"{path}.volumes"
+    )
 
 
 class ServiceIPs:
@@ -297,6 +300,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj, bool], list[FieldError]]] = {
     ("", "secrets"): _secret,
     ("", "configmaps"): lambda obj, create: validation.config_keys(obj),
     ("", "persistentvolumeclaims"): _pvc,
+    ("", "persistentvolumes"): lambda obj, create: validation.persistent_volume(obj),
     ("policy", "poddisruptionbudgets"): _pdb,
 }
 

@@ -143,3 +143,31 @@ def pdb(obj: Obj) -> list[FieldError]:
             )
         ]
     return []
+
+
+def _no_backsteps(value: Any, field: str) -> list[FieldError]:
+    """validatePathNoBacksteps: no `..` element in a host path."""
+    if not value:
+        return [FieldError("required", field)]
+    if ".." in str(value).split("/"):
+        return [FieldError("invalid", field, value, "must not contain '..'")]
+    return []
+
+
+def host_paths(volumes: list[Obj], path: str) -> list[FieldError]:
+    """hostPath volumes of a pod spec (`path` = the volumes' field path)."""
+    errs: list[FieldError] = []
+    for i, volume in enumerate(volumes):
+        if isinstance(volume.get("hostPath"), dict):
+            errs += _no_backsteps(volume["hostPath"].get("path"), f"{path}[{i}].hostPath.path")
+    return errs
+
+
+def persistent_volume(obj: Obj) -> list[FieldError]:
+    """A PV's hostPath/local path: kube-apiserver refuses `..` (a path out of the root)."""
+    spec = obj.get("spec") or {}
+    errs: list[FieldError] = []
+    for source in ("hostPath", "local"):
+        if isinstance(spec.get(source), dict):
+            errs += _no_backsteps(spec[source].get("path"), f"spec.{source}.path")
+    return errs
