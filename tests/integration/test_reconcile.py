@@ -261,9 +261,10 @@ def test_spec_edits_are_reconciled(operator: Operator) -> None:
         return spec.get("replicas") == 1 and pod.get("nodeSelector") == {"disk": "ssd"}
 
     eventually(edited, RECONCILE_TIMEOUT, "replicas and nodeSelector edits")
-    # ports are immutable (docs/spec.md): the API refuses the edit, nothing changes
-    with pytest.raises(KubeError, match="ports are immutable"):
+    # Ports are immutable (issue 16): the API server refuses a live change.
+    with pytest.raises(KubeError) as refused:
         operator.patch_cluster("pair", {"spec": {"zenithSpec": {"ports": {"listen": 5432}}}})
+    assert refused.value.status == 422 and "ports are immutable" in str(refused.value)
     # Removing a field we set before removes it from the StatefulSet too.
     operator.kube.patch(
         Ref(GROUP_VERSION, "ZenithCluster", "pair", NS),

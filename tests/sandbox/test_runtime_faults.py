@@ -255,3 +255,25 @@ def test_node_down_and_up(sandbox: Sandbox, kube: Kube, ns: str) -> None:
         what="pod replaced after the node came back",
     )
     assert proc_state(main) in (None, "Z")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="port blocking needs root and iptables")
+def test_port_block_is_lifted_when_the_pod_goes(sandbox: Sandbox, kube: Kube, ns: str) -> None:
+    """A pod IP is reused by later pods: a block on it must not outlive its pod."""
+    kube.create(STATEFULSETS, ns, statefulset("b", 1, container=db_container()))
+    eventually(lambda: pod_ready(kube.get(PODS, ns, "b-0")), what="b-0 ready")
+    faults = sandbox.faults
+    faults.namespace = ns
+    ip = kube.get(PODS, ns, "b-0")["status"]["podIP"]
+    faults.block_port("b-0", 8080)
+
+    def rules() -> str:
+        return subprocess.run(["iptables", "-S", "INPUT"], capture_output=True, text=True).stdout
+
+    assert f"{ip}/32" in rules()
+    uid = kube.get(PODS, ns, "b-0")["metadata"]["uid"]
+    kube.delete(STATEFULSETS, ns, "b")
+    kube.delete(PODS, ns, "b-0", 0)
+    eventually(lambda: (kube.get(PODS, ns, "b-0") or {}).get("metadata", {}).get("uid") != uid,
+               what="b-0 gone")  # fmt: skip
+    eventually(lambda: f"{ip}/32 -p tcp -m tcp --dport 8080" not in rules(), what="rule lifted")

@@ -83,6 +83,13 @@ class Control:
         self.rules: set[tuple[str, int]] = set()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        kubelet.on_release = self.unblock_ip
+
+    async def unblock_ip(self, ip: str) -> None:
+        """Lift every port block on ip (its pod is gone; the IP may be reused)."""
+        for rule_ip, port in [r for r in self.rules if r[0] == ip]:
+            await self._iptables("-D", rule_ip, port)
+            self.rules.discard((rule_ip, port))
 
     async def start(self, port: int = 0) -> str:
         app = web.Application()

@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -718,6 +718,9 @@ class PodWorker:
         except Exception:
             log.exception("pod %s/%s: stopping failed", self.ns, self.name)
         finally:
+            if self.k.on_release is not None:
+                with contextlib.suppress(Exception):
+                    await self.k.on_release(self.ip)
             self.k.ips.release(self.ip)
             self.finished.set()
             self.k.forget(self)
@@ -745,6 +748,9 @@ class Kubelet:
         self.ips = IpPool()
         self.workers: dict[str, PodWorker] = {}
         self.on_change: Callable[[], None] | None = None
+        # called with a pod IP before it is given back to the pool (lifts network faults
+        # on it, so a later pod with the same IP does not inherit them)
+        self.on_release: Callable[[str], Awaitable[None]] | None = None
         self._pending: set[asyncio.Future[None]] = set()
 
     def sync(self, pods: list[Obj]) -> None:
