@@ -220,7 +220,13 @@ def test_example_yields_its_objects_and_then_stays_quiet(operator: Operator, exa
         sc = operator.get("StorageClass", "local", "storage.k8s.io/v1")
         assert sc is not None and sc["provisioner"] == "kubernetes.io/no-provisioner"
 
-    # Steady state: the repair timer (1 s here) runs and writes nothing.
+    # Steady state: the repair timer (1 s here) runs and writes nothing (once the HA loop
+    # has written its first status, which a loaded machine may delay).
+    eventually(
+        lambda: ((operator.cluster(name) or {}).get("status") or {}).get("state"),
+        RECONCILE_TIMEOUT,
+        "the HA loop's first status",
+    )
     versions = {
         k: v["metadata"]["resourceVersion"] for k, v in _all_children(operator, name).items()
     }  # type: ignore[union-attr]

@@ -69,10 +69,11 @@ def main(argv: list[str]) -> int:
     state_file, data_dir = Path(argv[0]), Path(argv[1])
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    killed_for: float | None = None
     while True:
-        deadline = read_deadline(state_file)
-        if due(deadline, time.monotonic()) and deadline != killed_for:
+        # Past the deadline and still armed: the agent hangs (a running agent disarms as
+        # its lease ends and fences by itself). Kill whatever runs there, every tick,
+        # until the agent wakes up and disarms.
+        if due(read_deadline(state_file), time.monotonic()):
             pids = processes_in(data_dir, skip=(os.getpid(), os.getppid()))
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -83,7 +84,6 @@ def main(argv: list[str]) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-            killed_for = deadline
         time.sleep(TICK)
 
 
