@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import celpy
@@ -112,6 +113,22 @@ def has_rules(schema: Any) -> bool:
     return False
 
 
+def object_children(
+    schema: dict[str, Any], value: dict[str, Any], old: Any, has_old: bool, root: bool
+) -> Iterator[tuple[str, dict[str, Any], Any, Any, bool]]:
+    """(key, its schema, value, old value, whether it had one) for each field of an
+    object that its schema describes (properties, else additionalProperties)."""
+    props = schema.get("properties") or {}
+    addl = schema.get("additionalProperties")
+    old_map = old if has_old and isinstance(old, dict) else {}
+    for key, item in value.items():
+        if root and key in ("apiVersion", "kind", "metadata"):
+            continue
+        sub = props.get(key) or (addl if isinstance(addl, dict) else None)
+        if sub is not None:
+            yield key, sub, item, old_map.get(key), key in old_map
+
+
 def validate_tree(
     schema: dict[str, Any], value: Any, old: Any, has_old: bool, path: str, root: bool = False
 ) -> list[FieldError]:
@@ -126,16 +143,9 @@ def validate_tree(
         if isinstance(sub, dict):
             errs += validate_tree(sub, value, old, has_old, path)
     if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        addl = schema.get("additionalProperties")
-        old_map = old if has_old and isinstance(old, dict) else {}
-        for key, item in value.items():
-            if root and key in ("apiVersion", "kind", "metadata"):
-                continue
-            sub = props.get(key) or (addl if isinstance(addl, dict) else None)
-            if sub is not None:
-                child = f"{path}.{key}" if path else key
-                errs += validate_tree(sub, item, old_map.get(key), key in old_map, child)
+        for key, sub, item, old_item, had in object_children(schema, value, old, has_old, root):
+            child = f"{path}.{key}" if path else key
+            errs += validate_tree(sub, item, old_item, had, child)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         keys = schema.get("x-kubernetes-list-map-keys") or []
         old_by_key: dict[str, Any] = {}

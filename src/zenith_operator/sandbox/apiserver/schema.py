@@ -421,15 +421,8 @@ def _validate_object(
                 f"must have at most {s['maxProperties']} {_plural(s['maxProperties'], 'item')}",
             )
         )
-    props = s.get("properties") or {}
-    addl = s.get("additionalProperties")
-    old_map = old if has_old and isinstance(old, dict) else {}
-    for key, item in value.items():
-        if root and key in ("apiVersion", "kind", "metadata"):
-            continue
-        sub = props.get(key) or (addl if isinstance(addl, dict) else None)
-        if sub is not None:
-            validate(sub, item, _child(path, key), errs, old_map.get(key), key in old_map)
+    for key, sub, item, old_item, had in cel.object_children(s, value, old, has_old, root):
+        validate(sub, item, _child(path, key), errs, old_item, had)
 
 
 def process(
