@@ -182,8 +182,9 @@ class Plan:
             and a.database in (DatabaseState.RUNNING, DatabaseState.STARTING)
         ):
             return f"{name} is still a writable active"
-        if a.busy == "promote" or (a.busy == "start" and a.role == Role.ACTIVE and not a.fenced):
-            return f"{name} runs a {a.busy} that could make it writable"
+        busy = o.busy  # the agent's command, or one the executor has sent it
+        if busy == "promote" or (busy == "start" and a.role == Role.ACTIVE and not a.fenced):
+            return f"{name} runs a {busy} that could make it writable"
         return None
 
     def released_at(self, o: InstanceObservation) -> tuple[float, str]:
