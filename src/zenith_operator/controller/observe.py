@@ -35,12 +35,23 @@ class PodInfo:
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
     liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
 
+    restarts: int = 0  # restartCount of the database container
+    running: bool = False  # the database container's state is `running`
+
+    def wake_key(self) -> tuple[Any, ...]:
+        """What, when it changes, is worth a cycle at once (not labels, not annotations)."""
+        return (self.uid, self.ip, self.phase, self.ready, self.deleting, self.restarts,
+                self.running)  # fmt: skip
+
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
         meta = pod.get("metadata") or {}
         status = pod.get("status") or {}
         conditions = status.get("conditions") or []
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        statuses = status.get("containerStatuses") or []
+        found = [c for c in statuses if c.get("name") == naming.CONTAINER_NAME]
+        container: Mapping[str, Any] = found[0] if found else {}
         return cls(
             name=meta.get("name", ""),
             uid=meta.get("uid"),
@@ -51,6 +62,8 @@ class PodInfo:
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
             config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
             liveness_kill_seconds=_liveness_kill(pod),
+            restarts=int(container.get("restartCount") or 0),
+            running="running" in (container.get("state") or {}),
         )
 
 

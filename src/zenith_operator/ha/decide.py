@@ -489,14 +489,22 @@ def _failover(p: Plan, started: str = "") -> Decision:
 
 
 def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
+    """The target serves: it is the active. A former active that was stopped cleanly
+    (a switchover: its last WAL reached the target before it stopped) just follows the
+    new one; any other is rebuilt (rewound) first."""
     p.st.active_instance = target
     p.set_in_sync(source, False)
     p.st.replication_degraded = True
     p.st.pending_action = None
-    p.pending(PendingKind.REBUILD, source, target)
+    o = p.inst(source)
+    clean = (
+        what == "switchover" and o.agent is not None and o.agent.database == DatabaseState.STOPPED
+    )
+    p.pending(PendingKind.FOLLOW if clean else PendingKind.REBUILD, source, target)
     p.label(source, "none")
     p.renew(target)
-    p.event(f"{what.capitalize()}Completed", f"{target} is the active; {source} will be rebuilt")
+    then = "follows it" if clean else "will be rebuilt"
+    p.event(f"{what.capitalize()}Completed", f"{target} is the active; {source} {then}")
     return _assess_standby(p, target, f"{what} to {target} completed; ")
 
 
@@ -504,12 +512,20 @@ def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
 
 
 def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Decision:
+    """Record the intent and take the first step (stop the active) in the same cycle:
+    the status carrying the intent is written before any command is sent."""
     reason = why or "requested by annotation"
+    if not p.inst(standby).answering:
+        return p.finish(
+            State.NORMAL,
+            f"{active} is active, {standby} streams in sync; a switchover to {standby} "
+            f"({reason}) waits for its agent to answer",
+        )
     p.pending(PendingKind.SWITCHOVER, standby, active).reason = reason
     p.event("SwitchoverStarted", f"planned switchover from {active} to {standby} ({reason})")
     if why:
-        return p.finish(State.SWITCHOVER, f"{why}: switchover, {standby} will replace {active}")
-    return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
+        return _switchover(p, f"{why}: switchover, {standby} will replace {active}; ")
+    return _switchover(p, f"switchover requested: {standby} will replace {active}; ")
 
 
 def _scale_down_switchover(p: Plan, active: str, standby: str) -> Decision | None:
@@ -536,7 +552,7 @@ def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
     return note
 
 
-def _switchover(p: Plan) -> Decision:
+def _switchover(p: Plan, prefix: str = "") -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
@@ -556,23 +572,27 @@ def _switchover(p: Plan) -> Decision:
         if not o.busy:
             p.act(Stop(source))
         return p.finish(
-            State.SWITCHOVER, f"switchover: stopping {source} so {target} gets every write"
+            State.SWITCHOVER, f"{prefix}switchover: stopping {source} so {target} gets every write"
         )
     block = p.promote_block(target)
     if block:
-        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting, {block}")
+        return p.finish(State.SWITCHOVER, f"{prefix}switchover to {target}: waiting, {block}")
     if t.agent is None or t.busy:
-        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting for it ({_why(t)})")
+        return p.finish(
+            State.SWITCHOVER, f"{prefix}switchover to {target}: waiting for it ({_why(t)})"
+        )
     a_pos = o.agent.position if o.agent is not None else p.recorded(source).position
     if a_pos is not None and (t.agent.position or 0) < a_pos:
         if p.state_age() >= p.timeout and intent.attempts == 0:
             p.st.pending_action = None
             p.event("SwitchoverCancelled", f"{target} did not catch up with {source}", warning=True)
             return _run(p, source)
-        return p.finish(State.SWITCHOVER, f"switchover: {target} replays up to {source}'s end")
+        return p.finish(
+            State.SWITCHOVER, f"{prefix}switchover: {target} replays up to {source}'s end"
+        )
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
-    return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
+    return p.finish(State.SWITCHOVER, f"{prefix}switchover: promoting {target}")
 
 
 # --------------------------------------------------------------------------- rollout
