@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -88,6 +89,8 @@ class Agent:
         self._want_running = False
         self._crash_restarts: list[float] = []
         self._restarting: asyncio.Task[None] | None = None
+        self.boot_id = uuid.uuid4().hex[:12]
+        self.started_at = time.time()
 
     # ---------------------------------------------------------------- persistence
     def _load_state(self) -> PersistedState:
@@ -330,6 +333,8 @@ class Agent:
             agent_version=__version__,
             engine=self.engine.name,
             engine_version=es.engine_version,
+            boot_id=self.boot_id,
+            started_at=self.started_at,
         )
 
     def alive(self) -> tuple[bool, str]:

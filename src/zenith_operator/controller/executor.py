@@ -294,6 +294,8 @@ class Executor:
         except Exception as exc:  # a task must never die silently
             self.log.error("command crashed", command=kind, pod=action.pod, error=repr(exc))
         finally:
+            if isinstance(action, Promote):
+                self.memory.promoted_at[action.pod] = self.clock()
             self.memory.inflight.pop(action.pod, None)
             if self.on_done is not None:
                 self.on_done()

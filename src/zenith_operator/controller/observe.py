@@ -19,6 +19,7 @@ from zenith_operator.controller.agent_client import AgentClient, Unknown
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
+from zenith_operator.ha.times import parse
 from zenith_operator.ha.timing import probe_kill_seconds
 from zenith_operator.resources.workload import held_replicas
 
@@ -37,6 +38,7 @@ class PodInfo:
 
     restarts: int = 0  # restartCount of the database container
     running: bool = False  # the database container's state is `running`
+    finished_at: float | None = None  # latest termination of the database container (unix)
 
     def wake_key(self) -> tuple[Any, ...]:
         """What, when it changes, is worth a cycle at once (not labels, not annotations)."""
@@ -64,7 +66,19 @@ class PodInfo:
             liveness_kill_seconds=_liveness_kill(pod),
             restarts=int(container.get("restartCount") or 0),
             running="running" in (container.get("state") or {}),
+            finished_at=_finished_at(container),
         )
+
+
+def _finished_at(container: Mapping[str, Any]) -> float | None:
+    """When the container last terminated, by the kubelet (state or lastState)."""
+    found: list[float] = []
+    for key in ("state", "lastState"):
+        text = ((container.get(key) or {}).get("terminated") or {}).get("finishedAt")
+        at = parse(text) if isinstance(text, str) else None
+        if at is not None:
+            found.append(at)
+    return max(found, default=None)
 
 
 def _liveness_kill(pod: Mapping[str, Any]) -> float | None:
@@ -106,10 +120,12 @@ class Memory:
     status: ZenithClusterStatus | None = None  # latest decided status
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
     inflight: dict[str, str] = field(default_factory=dict)
+    boots: dict[str, float] = field(default_factory=dict)  # pod uid -> agent started_at
+    promoted_at: dict[str, float] = field(default_factory=dict)  # pod name -> promote ended
 
     def forget_pods_except(self, uids: set[str]) -> None:
         """Drop the bookkeeping of pod incarnations that no longer exist."""
-        for table in (self.last_ok, self.seen):
+        for table in (self.last_ok, self.seen, self.boots):
             for key in [k for k in table if k not in uids]:
                 del table[key]
 
@@ -167,6 +183,22 @@ def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else None
 
 
+def _proven_dead(pod: PodInfo, memory: Memory, uid: str) -> bool:
+    """The kubelet reports a termination of the pod's container at or after the start of
+    the agent that last answered (the node's clock for both): that agent and its database
+    are gone. Not while a command is in flight to the pod, nor when a promote ended after
+    that answer (it might have reached a later incarnation)."""
+    started, answered = memory.boots.get(uid), memory.last_ok.get(uid)
+    if pod.finished_at is None or started is None or answered is None:
+        return False
+    if pod.name in memory.inflight:
+        return False
+    promoted = memory.promoted_at.get(pod.name)
+    if promoted is not None and promoted >= answered:
+        return False
+    return pod.finished_at >= started
+
+
 async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: float) -> Observations:
     name = view.body["metadata"]["name"]
     names = [naming.pod_name(name, i) for i in range(view.settings.replicas)]
@@ -185,6 +217,8 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         if ok:
             memory.last_ok[uid] = now
             memory.silent_since.pop(uid, None)
+            if answer.started_at is not None:
+                memory.boots[uid] = answer.started_at
         else:
             memory.silent_since.setdefault(uid, now)
         return InstanceObservation(
@@ -205,6 +239,7 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             config_hash=pod.config_hash,
             silent_since=memory.silent_since.get(uid),
             liveness_kill_seconds=pod.liveness_kill_seconds,
+            proven_dead=not ok and _proven_dead(pod, memory, uid),
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))

@@ -207,6 +207,13 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
     s = p.inst(standby) if standby else None
     both = s is not None and p.down(s)
     down_state = State.BOTH_DOWN if both else State.ACTIVE_DOWN
+    if a.pod_deleting and standby is not None and _in_sync_standby(p, standby):
+        # deleted (a drain, an eviction, a user): it is stopping for good and its last WAL
+        # reaches the in-sync standby, which takes over once the database has stopped
+        what = _db(a) if a.answering else _why(a)
+        return _consider_failover(
+            p, active, standby, down_state, f"{active}'s pod is being deleted ({what})"
+        )
     if a.answering and a.agent is not None:
         if s is not None and s.agent is not None:
             newer = (s.agent.timeline or 0) > (a.agent.timeline or 0)

@@ -404,6 +404,8 @@ class Sim:
                     config_hash=f"h{n.config}" if n.pod else None,
                     silent_since=self.silent_since.get(n.name),
                     liveness_kill_seconds=n.probe_kill if n.pod else None,
+                    # the kubelet reports the dead container of an agent that answered
+                    proven_dead=n.pod and not n.alive and n.name in self.last_ok,
                 )
             )
         return Observations(
