@@ -47,7 +47,11 @@ POD_EVENT_DELAY = 0.02  # a pod event wakes the loop after kopf has updated its 
 
 
 def next_interval(
-    polling_interval: float, decision: Decision, obs: Observations, now: float | None = None
+    polling_interval: float,
+    decision: Decision,
+    obs: Observations,
+    now: float | None = None,
+    poll_timeout: float = 0.0,
 ) -> float:
     """Seconds until the next cycle: pollingInterval, shorter while something is wrong.
 
@@ -55,8 +59,9 @@ def next_interval(
     sooner, so a restarted agent (or a standby back in sync) is acted on within a fraction
     of the interval. While a failover or switchover (or any intent) is under way the
     steps follow each other every STEP_POLL, whatever the interval; an agent's command
-    finishing wakes the loop at once (HaLoop). A silent agent is polled again right when
-    it would be counted down. Every timer of the state machine is in seconds.
+    finishing wakes the loop at once (HaLoop). A silent agent is polled again so that
+    its poll times out (`poll_timeout`) right when it would be counted down. Every timer
+    of the state machine is in seconds.
     """
     calm = decision.state == State.NORMAL and all(o.answering for o in obs.instances)
     if calm:
@@ -71,7 +76,7 @@ def next_interval(
                 known = [v for v in (o.last_ok, o.seen_since) if v is not None]
                 down_at = max([obs.started_at, *known]) + timeout
                 if down_at > now:
-                    wait = min(wait, max(0.05, down_at - now + 0.01))
+                    wait = min(wait, max(0.05, down_at - now + 0.01 - poll_timeout))
     return wait
 
 
@@ -241,10 +246,12 @@ class HaLoop:
             m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
             m.status.conditions = [c for c in m.status.conditions if c.type in MY_CONDITIONS]
             m.written = m.status.model_copy(deep=True)
-        now = time.time()
-        obs = await poll(view, client, m, now)
+        obs = await poll(view, client, m, time.time())
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
+        # decided as of the end of the poll: a silent agent has been silent until then
+        # (its poll timed out), and every time bound is checked against the later clock
+        now = time.time()
         decision = decide(m.status, obs, now)
         said = (decision.reason, decision.state.value)
         if said != self.last_said:
@@ -258,7 +265,7 @@ class HaLoop:
         if await executor.apply(view, decision):
             m.status = decision.status
             await self._scale_down(view, m.status.active_instance)
-        return next_interval(interval, decision, obs, time.time())
+        return next_interval(interval, decision, obs, time.time(), client.status_timeout)
 
     async def _scale_down(self, view: ClusterView, active: str | None) -> None:
         """Apply a held scale-down once the active is within the spec's replicas (the

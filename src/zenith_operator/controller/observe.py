@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from zenith_operator.ha.states import FailoverPolicy
 from zenith_operator.ha.times import parse
 from zenith_operator.ha.timing import probe_kill_seconds
 from zenith_operator.resources.workload import held_replicas
+from zenith_operator.wire import AgentStatus
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,15 @@ class Memory:
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
     inflight: dict[str, str] = field(default_factory=dict)
     boots: dict[str, float] = field(default_factory=dict)  # pod uid -> agent started_at
+    # pod uid -> status poll of an agent counted down, running in the background
+    polls: dict[str, tuple[float, asyncio.Future[AgentStatus | Unknown]]] = field(
+        default_factory=dict
+    )
     promoted_at: dict[str, float] = field(default_factory=dict)  # pod name -> promote ended
 
     def forget_pods_except(self, uids: set[str]) -> None:
         """Drop the bookkeeping of pod incarnations that no longer exist."""
-        for table in (self.last_ok, self.seen, self.boots):
+        for table in (self.last_ok, self.seen, self.boots, self.polls):
             for key in [k for k in table if k not in uids]:
                 del table[key]
 
@@ -183,6 +188,23 @@ def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else None
 
 
+def _poll_behind(
+    memory: Memory, uid: str, call: Coroutine[Any, Any, AgentStatus | Unknown], now: float
+) -> tuple[AgentStatus | Unknown, float]:
+    """An agent counted down already is polled in the background: the cycle goes on
+    without waiting for its timeout (a failover's steps are not slowed by it), and takes
+    the answer of the previous cycle's poll, if that one has ended, with the time that
+    poll began."""
+    previous = memory.polls.get(uid)
+    if previous is not None and not previous[1].done():
+        call.close()
+        return Unknown("still waiting for the previous poll"), now
+    memory.polls[uid] = (now, asyncio.ensure_future(call))
+    if previous is None or previous[1].cancelled():
+        return Unknown("polled in the background"), now
+    return previous[1].result(), previous[0]
+
+
 def _proven_dead(pod: PodInfo, memory: Memory, uid: str) -> bool:
     """The kubelet reports a termination of the pod's container at or after the start of
     the agent that last answered (the node's clock for both): that agent and its database
@@ -207,15 +229,23 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         pod = view.pods.get(pod_name)
         if pod is None:
             return InstanceObservation(name=pod_name, ordinal=ordinal, pod_exists=False)
+        uid = pod.uid or pod_name
+        answered_at = now
         if not pod.ip:
             answer: Any = Unknown("pod has no IP yet")
         else:
-            answer = await client.status(pod.ip, view.agent_port)
+            silent = memory.silent_since.get(uid)
+            gone = silent is not None and now - silent >= view.settings.unreachable_timeout
+            if gone:
+                call = client.status(pod.ip, view.agent_port)
+                answer, answered_at = _poll_behind(memory, uid, call, now)
+            else:
+                memory.polls.pop(uid, None)
+                answer = await client.status(pod.ip, view.agent_port)
         ok = not isinstance(answer, Unknown)
-        uid = pod.uid or pod_name
         memory.seen.setdefault(uid, now)  # a new incarnation's silence starts here
         if ok:
-            memory.last_ok[uid] = now
+            memory.last_ok[uid] = max(answered_at, memory.last_ok.get(uid, answered_at))
             memory.silent_since.pop(uid, None)
             if answer.started_at is not None:
                 memory.boots[uid] = answer.started_at
