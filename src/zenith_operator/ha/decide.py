@@ -444,7 +444,9 @@ def _recover_standby(p: Plan, active: str, standby: str) -> str:
     assert s.agent is not None
     rebuild = p.pending_for(PendingKind.REBUILD, standby)
     follow = p.pending_for(PendingKind.FOLLOW, standby)
-    if rebuild is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
+    # a former active is rebuilt (rewound), unless it stopped cleanly in a switchover
+    # (`_complete` recorded a follow for it): then its WAL ends where the new one's began
+    if rebuild is None and follow is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
         rebuild = p.pending(PendingKind.REBUILD, standby, active)
     tried = follow is not None and follow.attempts >= FOLLOW_ATTEMPTS_BEFORE_REBUILD
     if rebuild is None and follow is not None and tried and p.due(follow):
