@@ -494,6 +494,7 @@ def _failover(p: Plan, started: str = "") -> Decision:
     p.label(source, "none")
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
+        p.label(target, "active")  # clients move now; writes open when the promote ends
     return p.finish(State.FAILOVER, started or f"failover: promoting {target} ({intent.reason})")
 
 
@@ -601,6 +602,7 @@ def _switchover(p: Plan, prefix: str = "") -> Decision:
         )
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
+        p.label(target, "active")  # clients move now; writes open when the promote ends
     return p.finish(State.SWITCHOVER, f"{prefix}switchover: promoting {target}")
 
 
