@@ -64,10 +64,11 @@ def next_interval(
     of the state machine is in seconds.
     """
     calm = decision.state == State.NORMAL and all(o.answering for o in obs.instances)
-    if calm:
+    going = any(o.pod_deleting for o in obs.instances)  # its database stops any moment
+    if calm and not going:
         return polling_interval
     wait = min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
-    if decision.state in STEP_STATES or decision.status.pending_action is not None:
+    if decision.state in STEP_STATES or decision.status.pending_action is not None or going:
         wait = min(wait, STEP_POLL)
     if now is not None:
         timeout = obs.settings.unreachable_timeout

@@ -148,6 +148,10 @@ def test_steps_and_silence_deadlines_do_not_wait_for_the_interval() -> None:
     d = decide(old, obs, T0)
     switching = replace(d, state=State.SWITCHOVER)
     assert next_interval(10.0, switching, obs) == STEP_POLL
+    deleting = replace(
+        obs, instances=(replace(obs.instances[0], pod_deleting=True), obs.instances[1])
+    )
+    assert next_interval(10.0, d, deleting) == STEP_POLL
     silent = replace(
         obs,
         instances=(
