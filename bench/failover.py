@@ -6,10 +6,12 @@ from the fault to the new active accepting writes, split into detection (fault -
 operator leaves Normal) and the rest (-> first acknowledged write), next to the engine's
 raw promote time measured in the same runs (the agent logs how long promote took), and
 the longest commit stall (the longest time without an acknowledged write after the
-fault), with issue 16's goals: freeze p95 to writes <= 4 s, hung-standby stall <=
-unreachableTimeout + 1 s.
+fault), with the goals of issues 16 and 17 and PASS/MISS for each (see `goals`). Besides
+the sandbox's faults (sandbox/scenario.py FAULT_KINDS) it runs a planned switchover and an
+API outage. Exits non-zero when any run lost an acknowledged write or saw two writable.
 
-    python bench/failover.py [--runs 10] [--faults kill-database,kill-pod,...]
+    python bench/failover.py [--runs 10] [--faults kill-database,switchover,...]
+                             [--polling-interval 1] [--unreachable-timeout 5]
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from zenith_operator.sandbox.cli import start_sandbox
+from zenith_operator.ha import SWITCHOVER_ANNOTATION
+from zenith_operator.sandbox.cli import Sandbox, start_sandbox
+from zenith_operator.sandbox.polling import wait_for
 from zenith_operator.sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
@@ -33,6 +38,7 @@ from zenith_operator.sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_operator.sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:
@@ -57,8 +63,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def row(label: str, values: list[float], goal: float | None = None) -> str:
-    text = f"{'<= ' + format(goal, '.1f'):>9}" if goal is not None else ""
+def row(label: str, values: list[float], goal: float | None = None, q: float = 0.95) -> str:
+    """p50/p95/max of `values`; with a goal, the goal and PASS/MISS of the p95 (or of the
+    max, q=1.0, for stalls that must never exceed it)."""
+    text = ""
+    if goal is not None:
+        verdict = "-" if not values else ("PASS" if percentile(values, q) <= goal else "MISS")
+        text = f" {'<= ' + format(goal, '.1f'):>8} {verdict:>5}"
     if not values:
         return f"  {label:<26} {'-':>7} {'-':>7} {'-':>7}{text}"
     return (
@@ -68,12 +79,80 @@ def row(label: str, values: list[float], goal: float | None = None) -> str:
 
 
 def goals(fault: str, unreachable_timeout: int) -> tuple[float | None, float | None]:
-    """Goals (p95 of fault -> writes, max commit stall) from issue 16."""
-    if fault == "hung-standby":
-        return None, unreachable_timeout + 1.0
-    if fault == "freeze":
-        return 4.0, None
-    return None, None
+    """Goals from issues 16 and 17: (p95 of fault -> writes accepted, p95 of the longest
+    commit stall). Writes accepted again: kill-database 1.0 s, kill-pod and delete-pod
+    1.5 s, freeze 4 s, a real failover (cut-off, node-crash) unreachableTimeout + 1 s;
+    longest stall: a planned switchover 0.8 s, a hung standby unreachableTimeout + 1 s,
+    an API outage none (no gap longer than the writer's own pace, 1 s)."""
+    writes = {
+        "kill-database": 1.0,
+        "kill-pod": 1.5,
+        "delete-pod": 1.5,
+        "freeze": 4.0,
+        "cut-off": unreachable_timeout + 1.0,
+        "node-crash": unreachable_timeout + 1.0,
+    }
+    stalls = {
+        "switchover": 0.8,
+        "hung-standby": unreachable_timeout + 1.0,
+        "api-outage": NO_GAP,
+    }
+    return writes.get(fault), stalls.get(fault)
+
+
+API_OUTAGE_SECONDS = 12.0  # more than twice the default unreachableTimeout of the bench
+NO_GAP = 1.0
+EXTRA_KINDS = {
+    "switchover": "planned switchover to the standby (the switchover-to annotation)",
+    "api-outage": f"the Kubernetes API hangs for {API_OUTAGE_SECONDS:g} s (SIGSTOP)",
+}
+
+
+def injector(sandbox: Sandbox, cluster: Cluster, fault: str) -> Callable[[str], object]:
+    if fault == "switchover":
+        return lambda _pod: cluster.annotate(
+            SWITCHOVER_ANNOTATION, str(cluster.status()["standbyInstance"])
+        )
+    return fault_injector(sandbox.faults, fault)
+
+
+def api_outage(sandbox: Sandbox, cluster: Cluster) -> FaultRun:
+    """The API away while the pair is healthy: nothing should change, no write stop."""
+    creds = cluster.credentials()
+    status = cluster.wait_normal()
+    writer = Writer(cluster.active_lookup(), creds)
+    checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
+    writer.start()
+    checker.start()
+    run = FaultRun(fault="api-outage", victim=str(status["activeInstance"]))
+    try:
+        wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
+        t0 = time.monotonic()
+        sandbox.pause_api()
+        try:
+            time.sleep(API_OUTAGE_SECONDS)
+        finally:
+            sandbox.resume_api()
+        t1 = time.monotonic()
+        count = len(writer.acks)
+        wait_for("writes after the outage", lambda: len(writer.acks) >= count + 5, 30)
+        final = cluster.wait_normal(timeout=60)
+        run.normal = time.monotonic() - t0
+        run.new_active = final.get("activeInstance")
+        run.max_gap = writer.longest_gap(t0, t1)
+        failed = writer.first_failure_after(t0)
+        if failed is not None:
+            ack = writer.first_ack_after(failed)
+            run.recovered = (ack.at if ack else time.monotonic()) - t0
+    finally:
+        writer.stop()
+        checker.stop()
+    run.acked = len(writer.acks)
+    run.samples = checker.samples
+    run.double_writable = len(checker.violations)
+    active_ip = cluster.pod_ips()[run.new_active or run.victim]
+    run.lost = missing_acknowledged(active_ip, creds, writer.acked_ids)
+    return run
 
 
 def main(argv: list[str]) -> int:
@@ -95,6 +174,7 @@ def main(argv: list[str]) -> int:
             else [
                 k.name for k in FAULT_KINDS.values() if network_faults_available() or not k.network
             ]
+            + list(EXTRA_KINDS)
         )
         for n, fault in enumerate(kinds):
             cluster = Cluster(sandbox.api, sandbox.namespace, f"bench-{n}")
@@ -108,9 +188,12 @@ def main(argv: list[str]) -> int:
             cluster.wait_normal(timeout=180)
             started = time.time()
             for i in range(args.runs):
-                inject = fault_injector(sandbox.faults, fault)
-                victim = FAULT_KINDS[fault].victim
-                run = run_fault(cluster, inject, fault, victim_role=victim, timeout=180)
+                if fault == "api-outage":
+                    run = api_outage(sandbox, cluster)
+                else:
+                    victim = FAULT_KINDS[fault].victim if fault in FAULT_KINDS else "active"
+                    inject = injector(sandbox, cluster, fault)
+                    run = run_fault(cluster, inject, fault, victim_role=victim, timeout=180)
                 if fault == "freeze":
                     sandbox.faults.thaw(run.victim)
                 results.setdefault(fault, []).append(run)
@@ -128,14 +211,14 @@ def main(argv: list[str]) -> int:
     print()
     print(
         f"failover, {args.runs} runs per fault; pollingInterval {args.polling_interval}s,"
-        f" unreachableTimeout {args.unreachable_timeout}s (seconds)"
+        f" unreachableTimeout {args.unreachable_timeout}s (seconds; goal and verdict on p95)"
     )
-    print(f"  {'':<26} {'p50':>7} {'p95':>7} {'max':>7} {'goal':>8}")
+    print(f"  {'':<26} {'p50':>7} {'p95':>7} {'max':>7} {'goal':>8} {'':>5}")
     for fault, runs in results.items():
         print(f"{fault}")
         write_goal, stall_goal = goals(fault, args.unreachable_timeout)
         detected = [r.detected for r in runs if r.detected is not None]
-        recovered = [r.recovered for r in runs if r.recovered is not None]
+        recovered = [r.recovered if r.recovered is not None else 0.0 for r in runs]
         rest = [
             r.recovered - r.detected
             for r in runs

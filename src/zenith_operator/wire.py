@@ -94,6 +94,14 @@ class AgentStatus(WireModel):
     agent_version: str
     engine: str
     engine_version: str | None = None
+    boot_id: str | None = Field(default=None, description="random per agent process start")
+    started_at: float | None = Field(
+        default=None,
+        description=(
+            "when this agent process started (unix seconds, the node's clock): a container "
+            "the kubelet reports finished at or after it is this agent's or a later one"
+        ),
+    )
 
 
 class HealthStatus(WireModel):

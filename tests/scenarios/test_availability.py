@@ -154,7 +154,7 @@ def test_health_flood_does_not_restart_the_active(
 def test_freeze_right_after_a_liveness_restart(
     sandbox: Sandbox, make_cluster: Callable[..., Cluster]
 ) -> None:
-    """Item 4: the active is frozen again just after its container was restarted.
+    """Item 4: the active is frozen, and frozen again just after its container was restarted.
 
     The liveness probe only runs once the startup probe has succeeded; with a 5 s startup
     period a container frozen in its first seconds was never liveness-killed (and the pod
@@ -168,8 +168,9 @@ def test_freeze_right_after_a_liveness_restart(
         ip = cluster.pod_ips()[pod]
         sandbox.faults.freeze(pod)
         wait_for(f"{pod} not writable", lambda: is_writable(ip, creds) is not True, 30, 0.05)
-        # liveness-killed, restarted and promoted again: writable, standby not yet in sync
-        wait_for(f"{pod} writable again", lambda: is_writable(ip, creds), 60, 0.05)
+        # liveness-killed and restarted (the standby took over meanwhile): frozen again
+        # as soon as its database answers, in the container's first seconds
+        wait_for(f"{pod} answering again", lambda: is_writable(ip, creds) is not None, 60, 0.05)
         sandbox.faults.freeze(pod)
 
     run = run_fault(cluster, freeze_twice, "freeze, and again once writable", timeout=150)

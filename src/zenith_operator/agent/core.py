@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ TICK = 0.05  # seconds between watcher passes: lease checks are this precise
 WEDGED_AFTER = 10.0  # liveness fails when the watcher has not ticked for this long
 REFRESH_EVERY = 1.0  # seconds between the agent's own engine status reads (for /health)
 STALE_AFTER = 10.0  # /health reports not ready when its engine status is older than this
+CRASH_RESTARTS = 3  # a crashed database is restarted by the agent itself this many times ...
+CRASH_WINDOW = 60.0  # ... within this many seconds; after that the operator decides
 
 
 class Conflict(Exception):
@@ -81,6 +84,13 @@ class Agent:
         self._engine_status: EngineStatus | None = None
         self._engine_status_at = 0.0
         self._reading: asyncio.Task[EngineStatus] | None = None
+        # the database should be running (started by a command or at boot, not stopped
+        # since): when it is not, it crashed and the agent restarts it on its own
+        self._want_running = False
+        self._crash_restarts: list[float] = []
+        self._restarting: asyncio.Task[None] | None = None
+        self.boot_id = uuid.uuid4().hex[:12]
+        self.started_at = time.time()
 
     # ---------------------------------------------------------------- persistence
     def _load_state(self) -> PersistedState:
@@ -126,7 +136,8 @@ class Agent:
         await self._guarded("boot", self._start_database)
 
     async def shutdown(self) -> None:
-        for task in (self._watcher, self._refresher):
+        self._want_running = False
+        for task in (self._watcher, self._refresher, self._restarting):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -181,7 +192,51 @@ class Agent:
                 self.last_error = f"fencing failed: {exc}"
                 self._fence_retry_at = time.monotonic() + 1.0
                 log.exception("fencing failed")
+            if self._must_restart():
+                self._restarting = asyncio.get_running_loop().create_task(self._restart())
             await asyncio.sleep(TICK)
+
+    def _must_restart(self) -> bool:
+        """The database died without being asked to stop, nothing else is being done to
+        it, and the agent has not restarted it too often lately."""
+        if self.runner.busy is not None or not self._crashed_now():
+            return False
+        if self._restarting is not None and not self._restarting.done():
+            return False
+        now = time.monotonic()
+        self._crash_restarts = [t for t in self._crash_restarts if now - t < CRASH_WINDOW]
+        return len(self._crash_restarts) < CRASH_RESTARTS
+
+    def _crashed_now(self) -> bool:
+        return (
+            self._want_running
+            and self.state.role in (Role.ACTIVE, Role.STANDBY)
+            and not self.engine.running()
+        )
+
+    async def _restart(self) -> None:
+        """Restart a crashed database at once, in the mode the role and lease allow now.
+
+        An active with a live lease comes back writable after crash recovery without
+        waiting for the operator's next poll; without one it comes back read-only. The
+        command is named `start`, so the operator sees what may open writes."""
+
+        async def body() -> None:
+            if not self._crashed_now():  # decided again under the lock
+                return
+            self._crash_restarts.append(time.monotonic())
+            log.warning(
+                "database exited unexpectedly: restarting it",
+                mode=str(self._run_mode()),
+                attempt=len(self._crash_restarts),
+            )
+            await self._start_database()
+
+        try:
+            await self.runner.run_waiting("start", body)
+        except EngineError as exc:
+            self.last_error = f"restart after a crash: {exc}"
+            log.error("restart after a crash failed", error=str(exc))
 
     def _must_fence(self) -> bool:
         if self.state.role != Role.ACTIVE or self._fence_applied:
@@ -230,6 +285,7 @@ class Agent:
     async def _start_database(self) -> None:
         mode = self._run_mode()
         await self.engine.start(mode, self.state.upstream if mode == RunMode.STANDBY else None)
+        self._want_running = True
         if mode == RunMode.READ_ONLY and self.fenced:
             self._fence_applied = True  # started read-only: nothing left for the watcher
 
@@ -277,6 +333,8 @@ class Agent:
             agent_version=__version__,
             engine=self.engine.name,
             engine_version=es.engine_version,
+            boot_id=self.boot_id,
+            started_at=self.started_at,
         )
 
     def alive(self) -> tuple[bool, str]:
@@ -371,6 +429,7 @@ class Agent:
             started = time.monotonic()
             await self.engine.promote()
             took = time.monotonic() - started
+            self._want_running = True
             self.fenced, self._fence_applied = False, False
             # `unix` lets the benchmark match this line to a run; `seconds` is the
             # engine's own promote time, the floor the operator's failover is judged by.
@@ -391,6 +450,7 @@ class Agent:
             self.lease.clear()
             self.fenced, self._fence_applied = False, False
             await self.engine.follow(up)
+            self._want_running = True
             return True, f"following {up.host}:{up.port}"
 
         return await self._command("follow", run)
@@ -405,6 +465,7 @@ class Agent:
             self.fenced, self._fence_applied = False, False
             started = time.monotonic()
             how = await self.engine.rebuild(up)
+            self._want_running = True
             took = time.monotonic() - started
             return True, f"rebuilt by {how} from {up.host}:{up.port} in {took:.2f}s"
 
@@ -412,6 +473,7 @@ class Agent:
 
     async def stop(self) -> CommandResult:
         async def run() -> tuple[bool, str]:
+            self._want_running = False
             if not self.engine.running():
                 return False, "already stopped"
             await self.engine.stop()

@@ -121,6 +121,7 @@ class Executor:
         self._write: asyncio.Future[dict[str, Any]] | None = None
         self._written: tuple[str | None, dict[str, Any]] | None = None  # (rv before, body)
         self._away_logged = False
+        self.on_done: Callable[[], None] | None = None  # called when a command finishes
 
     def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
         """`live` (the watch's copy), or our last write when the watch has not caught up."""
@@ -293,7 +294,11 @@ class Executor:
         except Exception as exc:  # a task must never die silently
             self.log.error("command crashed", command=kind, pod=action.pod, error=repr(exc))
         finally:
+            if isinstance(action, Promote):
+                self.memory.promoted_at[action.pod] = self.clock()
             self.memory.inflight.pop(action.pod, None)
+            if self.on_done is not None:
+                self.on_done()
 
     async def close(self) -> None:
         tasks = [t for t in self.tasks.values() if not t.done()]

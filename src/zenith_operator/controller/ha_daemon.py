@@ -30,8 +30,17 @@ API_THREADS = 16  # the HA loops' API writes (status, labels, deletes), all clus
 
 
 @kopf.index("", "v1", "pods", id="zenith_pods")
-async def zenith_pods(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, PodInfo]:
-    return pod_entry(namespace, body)
+async def zenith_pods(
+    namespace: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> dict[Key, PodInfo]:
+    """The pod's entry; a change the HA loop cares about wakes its cluster's loop."""
+    entry = pod_entry(namespace, body)
+    loops = getattr(memo, "ha_loops", None) or {}
+    for key, pod in entry.items():
+        loop = loops.get(key)
+        if loop is not None:
+            loop.pod_changed(pod)
+    return entry
 
 
 @kopf.index("apps", "v1", "statefulsets", id="zenith_templates")

@@ -29,7 +29,7 @@ from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
-from zenith_operator.controller.observe import ClusterView, Memory, poll, view_of
+from zenith_operator.controller.observe import ClusterView, Memory, PodInfo, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.decide import decide
@@ -41,19 +41,44 @@ from zenith_operator.resources.workload import agent_token_secret, held_replicas
 DEFAULT_INTERVAL = 10.0
 FAST_POLL_DIVISOR = 4  # during an incident the loop polls this much more often ...
 FAST_POLL_FLOOR = 0.25  # ... but never more often than this
+STEP_POLL = 0.1  # while a failover, switchover or other step is under way
+STEP_STATES = frozenset({State.FAILOVER, State.SWITCHOVER})
+POD_EVENT_DELAY = 0.02  # a pod event wakes the loop after kopf has updated its index
 
 
-def next_interval(polling_interval: float, decision: Decision, obs: Observations) -> float:
+def next_interval(
+    polling_interval: float,
+    decision: Decision,
+    obs: Observations,
+    now: float | None = None,
+    poll_timeout: float = 0.0,
+) -> float:
     """Seconds until the next cycle: pollingInterval, shorter while something is wrong.
 
     When the cluster is not Normal, or an agent does not answer, the next poll comes
     sooner, so a restarted agent (or a standby back in sync) is acted on within a fraction
-    of the interval. Every timer of the state machine is in seconds, not in polls.
+    of the interval. While a failover or switchover (or any intent) is under way the
+    steps follow each other every STEP_POLL, whatever the interval; an agent's command
+    finishing wakes the loop at once (HaLoop). A silent agent is polled again so that
+    its poll times out (`poll_timeout`) right when it would be counted down. Every timer
+    of the state machine is in seconds.
     """
     calm = decision.state == State.NORMAL and all(o.answering for o in obs.instances)
-    if calm:
+    going = any(o.pod_deleting for o in obs.instances)  # its database stops any moment
+    if calm and not going:
         return polling_interval
-    return min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
+    wait = min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
+    if decision.state in STEP_STATES or decision.status.pending_action is not None or going:
+        wait = min(wait, STEP_POLL)
+    if now is not None:
+        timeout = obs.settings.unreachable_timeout
+        for o in obs.instances:
+            if o.pod_exists and o.agent is None:
+                known = [v for v in (o.last_ok, o.seen_since) if v is not None]
+                down_at = max([obs.started_at, *known]) + timeout
+                if down_at > now:
+                    wait = min(wait, max(0.05, down_at - now + 0.01 - poll_timeout))
+    return wait
 
 
 def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
@@ -127,6 +152,7 @@ class HaLoop:
         self.last_said: tuple[str, str] | None = None  # (reason, state) last logged
         self.seen: tuple[Any, ...] | None = None
         self.wake = asyncio.Event()
+        self.pod_keys: dict[str, tuple[Any, ...]] = {}  # pod name -> PodInfo.wake_key()
         self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
         self._scaled_to: int | None = None  # the held scale-down last applied
 
@@ -134,6 +160,17 @@ class HaLoop:
         """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
         if self.seen is not None and settings_key(self.body) != self.seen:
             self.wake.set()
+
+    def pod_changed(self, pod: PodInfo) -> None:
+        """A pod of this cluster changed (a watch event): run a cycle now if what the HA
+        loop reads of it did (deleted, restarted, readiness, address), not for a label."""
+        key = pod.wake_key()
+        if self.pod_keys.get(pod.name) == key:
+            return
+        known = pod.name in self.pod_keys
+        self.pod_keys[pod.name] = key
+        if known and self.seen is not None:
+            asyncio.get_running_loop().call_later(POD_EVENT_DELAY, self.wake.set)
 
     def _parsed(self, body: Mapping[str, Any]) -> ZenithClusterSpec:
         """The spec, parsed once per version of the object (cheap cycles at scale)."""
@@ -145,6 +182,7 @@ class HaLoop:
     async def run(self, stopped: Any) -> None:
         client = AgentClient(self.session, None)
         executor = Executor(self.kube, client, self.memory, self.log, self.api, pool=self.pool)
+        executor.on_done = self.wake.set  # the next step follows a finished command at once
         first = True
         try:
             while not stopped:
@@ -209,10 +247,12 @@ class HaLoop:
             m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
             m.status.conditions = [c for c in m.status.conditions if c.type in MY_CONDITIONS]
             m.written = m.status.model_copy(deep=True)
-        now = time.time()
-        obs = await poll(view, client, m, now)
+        obs = await poll(view, client, m, time.time())
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
+        # decided as of the end of the poll: a silent agent has been silent until then
+        # (its poll timed out), and every time bound is checked against the later clock
+        now = time.time()
         decision = decide(m.status, obs, now)
         said = (decision.reason, decision.state.value)
         if said != self.last_said:
@@ -226,7 +266,7 @@ class HaLoop:
         if await executor.apply(view, decision):
             m.status = decision.status
             await self._scale_down(view, m.status.active_instance)
-        return next_interval(interval, decision, obs)
+        return next_interval(interval, decision, obs, time.time(), client.status_timeout)
 
     async def _scale_down(self, view: ClusterView, active: str | None) -> None:
         """Apply a held scale-down once the active is within the spec's replicas (the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,10 @@ from zenith_operator.controller.agent_client import AgentClient, Unknown
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
+from zenith_operator.ha.times import parse
 from zenith_operator.ha.timing import probe_kill_seconds
 from zenith_operator.resources.workload import held_replicas
+from zenith_operator.wire import AgentStatus
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,24 @@ class PodInfo:
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
     liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
 
+    restarts: int = 0  # restartCount of the database container
+    running: bool = False  # the database container's state is `running`
+    finished_at: float | None = None  # latest termination of the database container (unix)
+
+    def wake_key(self) -> tuple[Any, ...]:
+        """What, when it changes, is worth a cycle at once (not labels, not annotations)."""
+        return (self.uid, self.ip, self.phase, self.ready, self.deleting, self.restarts,
+                self.running)  # fmt: skip
+
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
         meta = pod.get("metadata") or {}
         status = pod.get("status") or {}
         conditions = status.get("conditions") or []
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        statuses = status.get("containerStatuses") or []
+        found = [c for c in statuses if c.get("name") == naming.CONTAINER_NAME]
+        container: Mapping[str, Any] = found[0] if found else {}
         return cls(
             name=meta.get("name", ""),
             uid=meta.get("uid"),
@@ -51,7 +65,21 @@ class PodInfo:
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
             config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
             liveness_kill_seconds=_liveness_kill(pod),
+            restarts=int(container.get("restartCount") or 0),
+            running="running" in (container.get("state") or {}),
+            finished_at=_finished_at(container),
         )
+
+
+def _finished_at(container: Mapping[str, Any]) -> float | None:
+    """When the container last terminated, by the kubelet (state or lastState)."""
+    found: list[float] = []
+    for key in ("state", "lastState"):
+        text = ((container.get(key) or {}).get("terminated") or {}).get("finishedAt")
+        at = parse(text) if isinstance(text, str) else None
+        if at is not None:
+            found.append(at)
+    return max(found, default=None)
 
 
 def _liveness_kill(pod: Mapping[str, Any]) -> float | None:
@@ -93,10 +121,16 @@ class Memory:
     status: ZenithClusterStatus | None = None  # latest decided status
     written: ZenithClusterStatus | None = None  # what the API holds, as far as we know
     inflight: dict[str, str] = field(default_factory=dict)
+    boots: dict[str, float] = field(default_factory=dict)  # pod uid -> agent started_at
+    # pod uid -> status poll of an agent counted down, running in the background
+    polls: dict[str, tuple[float, asyncio.Future[AgentStatus | Unknown]]] = field(
+        default_factory=dict
+    )
+    promoted_at: dict[str, float] = field(default_factory=dict)  # pod name -> promote ended
 
     def forget_pods_except(self, uids: set[str]) -> None:
         """Drop the bookkeeping of pod incarnations that no longer exist."""
-        for table in (self.last_ok, self.seen):
+        for table in (self.last_ok, self.seen, self.boots, self.polls):
             for key in [k for k in table if k not in uids]:
                 del table[key]
 
@@ -154,6 +188,39 @@ def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else None
 
 
+def _poll_behind(
+    memory: Memory, uid: str, call: Coroutine[Any, Any, AgentStatus | Unknown], now: float
+) -> tuple[AgentStatus | Unknown, float]:
+    """An agent counted down already is polled in the background: the cycle goes on
+    without waiting for its timeout (a failover's steps are not slowed by it), and takes
+    the answer of the previous cycle's poll, if that one has ended, with the time that
+    poll began."""
+    previous = memory.polls.get(uid)
+    if previous is not None and not previous[1].done():
+        call.close()
+        return Unknown("still waiting for the previous poll"), now
+    memory.polls[uid] = (now, asyncio.ensure_future(call))
+    if previous is None or previous[1].cancelled():
+        return Unknown("polled in the background"), now
+    return previous[1].result(), previous[0]
+
+
+def _proven_dead(pod: PodInfo, memory: Memory, uid: str) -> bool:
+    """The kubelet reports a termination of the pod's container at or after the start of
+    the agent that last answered (the node's clock for both): that agent and its database
+    are gone. Not while a command is in flight to the pod, nor when a promote ended after
+    that answer (it might have reached a later incarnation)."""
+    started, answered = memory.boots.get(uid), memory.last_ok.get(uid)
+    if pod.finished_at is None or started is None or answered is None:
+        return False
+    if pod.name in memory.inflight:
+        return False
+    promoted = memory.promoted_at.get(pod.name)
+    if promoted is not None and promoted >= answered:
+        return False
+    return pod.finished_at >= started
+
+
 async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: float) -> Observations:
     name = view.body["metadata"]["name"]
     names = [naming.pod_name(name, i) for i in range(view.settings.replicas)]
@@ -162,16 +229,26 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         pod = view.pods.get(pod_name)
         if pod is None:
             return InstanceObservation(name=pod_name, ordinal=ordinal, pod_exists=False)
+        uid = pod.uid or pod_name
+        answered_at = now
         if not pod.ip:
             answer: Any = Unknown("pod has no IP yet")
         else:
-            answer = await client.status(pod.ip, view.agent_port)
+            silent = memory.silent_since.get(uid)
+            gone = silent is not None and now - silent >= view.settings.unreachable_timeout
+            if gone:
+                call = client.status(pod.ip, view.agent_port)
+                answer, answered_at = _poll_behind(memory, uid, call, now)
+            else:
+                memory.polls.pop(uid, None)
+                answer = await client.status(pod.ip, view.agent_port)
         ok = not isinstance(answer, Unknown)
-        uid = pod.uid or pod_name
         memory.seen.setdefault(uid, now)  # a new incarnation's silence starts here
         if ok:
-            memory.last_ok[uid] = now
+            memory.last_ok[uid] = max(answered_at, memory.last_ok.get(uid, answered_at))
             memory.silent_since.pop(uid, None)
+            if answer.started_at is not None:
+                memory.boots[uid] = answer.started_at
         else:
             memory.silent_since.setdefault(uid, now)
         return InstanceObservation(
@@ -192,6 +269,7 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             config_hash=pod.config_hash,
             silent_since=memory.silent_since.get(uid),
             liveness_kill_seconds=pod.liveness_kill_seconds,
+            proven_dead=not ok and _proven_dead(pod, memory, uid),
         )
 
     instances = await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))

@@ -207,6 +207,13 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
     s = p.inst(standby) if standby else None
     both = s is not None and p.down(s)
     down_state = State.BOTH_DOWN if both else State.ACTIVE_DOWN
+    if a.pod_deleting and standby is not None and _in_sync_standby(p, standby):
+        # deleted (a drain, an eviction, a user): it is stopping for good and its last WAL
+        # reaches the in-sync standby, which takes over once the database has stopped
+        what = _db(a) if a.answering else _why(a)
+        return _consider_failover(
+            p, active, standby, down_state, f"{active}'s pod is being deleted ({what})"
+        )
     if a.answering and a.agent is not None:
         if s is not None and s.agent is not None:
             newer = (s.agent.timeline or 0) > (a.agent.timeline or 0)
@@ -437,7 +444,9 @@ def _recover_standby(p: Plan, active: str, standby: str) -> str:
     assert s.agent is not None
     rebuild = p.pending_for(PendingKind.REBUILD, standby)
     follow = p.pending_for(PendingKind.FOLLOW, standby)
-    if rebuild is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
+    # a former active is rebuilt (rewound), unless it stopped cleanly in a switchover
+    # (`_complete` recorded a follow for it): then its WAL ends where the new one's began
+    if rebuild is None and follow is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
         rebuild = p.pending(PendingKind.REBUILD, standby, active)
     tried = follow is not None and follow.attempts >= FOLLOW_ATTEMPTS_BEFORE_REBUILD
     if rebuild is None and follow is not None and tried and p.due(follow):
@@ -485,18 +494,27 @@ def _failover(p: Plan, started: str = "") -> Decision:
     p.label(source, "none")
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
+        p.label(target, "active")  # clients move now; writes open when the promote ends
     return p.finish(State.FAILOVER, started or f"failover: promoting {target} ({intent.reason})")
 
 
 def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
+    """The target serves: it is the active. A former active that was stopped cleanly
+    (a switchover: its last WAL reached the target before it stopped) just follows the
+    new one; any other is rebuilt (rewound) first."""
     p.st.active_instance = target
     p.set_in_sync(source, False)
     p.st.replication_degraded = True
     p.st.pending_action = None
-    p.pending(PendingKind.REBUILD, source, target)
+    o = p.inst(source)
+    clean = (
+        what == "switchover" and o.agent is not None and o.agent.database == DatabaseState.STOPPED
+    )
+    p.pending(PendingKind.FOLLOW if clean else PendingKind.REBUILD, source, target)
     p.label(source, "none")
     p.renew(target)
-    p.event(f"{what.capitalize()}Completed", f"{target} is the active; {source} will be rebuilt")
+    then = "follows it" if clean else "will be rebuilt"
+    p.event(f"{what.capitalize()}Completed", f"{target} is the active; {source} {then}")
     return _assess_standby(p, target, f"{what} to {target} completed; ")
 
 
@@ -504,12 +522,20 @@ def _complete(p: Plan, target: str, source: str, what: str) -> Decision:
 
 
 def _start_switchover(p: Plan, active: str, standby: str, why: str = "") -> Decision:
+    """Record the intent and take the first step (stop the active) in the same cycle:
+    the status carrying the intent is written before any command is sent."""
     reason = why or "requested by annotation"
+    if not p.inst(standby).answering:
+        return p.finish(
+            State.NORMAL,
+            f"{active} is active, {standby} streams in sync; a switchover to {standby} "
+            f"({reason}) waits for its agent to answer",
+        )
     p.pending(PendingKind.SWITCHOVER, standby, active).reason = reason
     p.event("SwitchoverStarted", f"planned switchover from {active} to {standby} ({reason})")
     if why:
-        return p.finish(State.SWITCHOVER, f"{why}: switchover, {standby} will replace {active}")
-    return p.finish(State.SWITCHOVER, f"switchover requested: {standby} will replace {active}")
+        return _switchover(p, f"{why}: switchover, {standby} will replace {active}; ")
+    return _switchover(p, f"switchover requested: {standby} will replace {active}; ")
 
 
 def _scale_down_switchover(p: Plan, active: str, standby: str) -> Decision | None:
@@ -536,7 +562,7 @@ def _switchover_rejected(p: Plan, active: str, wanted: str) -> str:
     return note
 
 
-def _switchover(p: Plan) -> Decision:
+def _switchover(p: Plan, prefix: str = "") -> Decision:
     intent = p.st.pending_action
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
@@ -556,23 +582,28 @@ def _switchover(p: Plan) -> Decision:
         if not o.busy:
             p.act(Stop(source))
         return p.finish(
-            State.SWITCHOVER, f"switchover: stopping {source} so {target} gets every write"
+            State.SWITCHOVER, f"{prefix}switchover: stopping {source} so {target} gets every write"
         )
     block = p.promote_block(target)
     if block:
-        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting, {block}")
+        return p.finish(State.SWITCHOVER, f"{prefix}switchover to {target}: waiting, {block}")
     if t.agent is None or t.busy:
-        return p.finish(State.SWITCHOVER, f"switchover to {target}: waiting for it ({_why(t)})")
+        return p.finish(
+            State.SWITCHOVER, f"{prefix}switchover to {target}: waiting for it ({_why(t)})"
+        )
     a_pos = o.agent.position if o.agent is not None else p.recorded(source).position
     if a_pos is not None and (t.agent.position or 0) < a_pos:
         if p.state_age() >= p.timeout and intent.attempts == 0:
             p.st.pending_action = None
             p.event("SwitchoverCancelled", f"{target} did not catch up with {source}", warning=True)
             return _run(p, source)
-        return p.finish(State.SWITCHOVER, f"switchover: {target} replays up to {source}'s end")
+        return p.finish(
+            State.SWITCHOVER, f"{prefix}switchover: {target} replays up to {source}'s end"
+        )
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
-    return p.finish(State.SWITCHOVER, f"switchover: promoting {target}")
+        p.label(target, "active")  # clients move now; writes open when the promote ends
+    return p.finish(State.SWITCHOVER, f"{prefix}switchover: promoting {target}")
 
 
 # --------------------------------------------------------------------------- rollout

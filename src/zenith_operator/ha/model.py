@@ -53,6 +53,10 @@ class InstanceObservation:
     config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
     silent_since: float | None = None  # first poll it did not answer since the last good one
     liveness_kill_seconds: float | None = None  # worst case of the pod's deployed probe
+    # the kubelet reports the container of the agent that last answered as finished (and
+    # no promote has been sent since that answer): nothing of that incarnation runs, and
+    # a later one boots fenced
+    proven_dead: bool = False
 
     @property
     def answering(self) -> bool:

@@ -114,8 +114,11 @@ class Plan:
         return self.now - max([self.obs.started_at, *known])
 
     def down(self, o: InstanceObservation) -> bool:
-        """Counted down: no pod, or the agent silent for unreachableTimeout."""
-        return not o.pod_exists or (o.agent is None and self.silent_for(o) >= self.timeout)
+        """Counted down: no pod, its container reported dead by the kubelet, or the agent
+        silent for unreachableTimeout."""
+        if not o.pod_exists or (o.agent is None and o.proven_dead):
+            return True
+        return o.agent is None and self.silent_for(o) >= self.timeout
 
     def state_age(self) -> float:
         since = parse(self.old.since)
@@ -172,6 +175,8 @@ class Plan:
                 return None
             if o.inflight == "promote":
                 return f"a promote to {name} is in flight"
+            if o.proven_dead:
+                return None  # the kubelet saw its container end; a new one boots fenced
             not_before, what = self.released_at(o)
             if self.now >= not_before:
                 return None

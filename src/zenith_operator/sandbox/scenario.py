@@ -8,6 +8,7 @@ the failover benchmark (bench/failover.py), so all three measure the same way.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import os
 import shutil
@@ -23,7 +24,7 @@ import yaml
 from kubernetes import client
 
 from zenith_operator import naming
-from zenith_operator.sandbox.faults import Faults
+from zenith_operator.sandbox.faults import FaultError, Faults
 from zenith_operator.sandbox.polling import wait_for
 from zenith_operator.sandbox.workload import (
     DbCredentials,
@@ -285,6 +286,7 @@ class FaultKind:
 
 
 HUNG_STANDBY_SECONDS = 15.0  # how long the hung-standby fault keeps the standby's node down
+NODE_REBOOT_SECONDS = 15.0  # how long a crashed node stays away before it reboots
 
 
 FAULT_KINDS = {
@@ -301,8 +303,8 @@ FAULT_KINDS = {
         ),
         FaultKind(
             "node-crash",
-            "SIGKILL every process of the pod and cut its agent off the network, as when "
-            "its node dies",
+            "the pod's node dies: its processes stop, its kubelet is gone (nothing reports "
+            f"the pod) and its agent is cut off; it reboots {NODE_REBOOT_SECONDS:.0f} s later",
             network=True,
         ),
         FaultKind(
@@ -327,7 +329,17 @@ def fault_injector(faults: Faults, kind: str) -> Callable[[str], object]:
 
     def node_crash(pod: str) -> object:
         cut_off(pod)
-        return faults.kill_processes(pod)
+        result = faults.node_down(pod)
+
+        def reboot() -> None:
+            with contextlib.suppress(FaultError):  # the pod may be gone by now
+                faults.node_up(pod)  # processes killed, containers restarted
+                faults.unblock_port(pod, naming.DEFAULT_AGENT_PORT)
+
+        timer = threading.Timer(NODE_REBOOT_SECONDS, reboot)
+        timer.daemon = True
+        timer.start()
+        return result
 
     def hung_node(pod: str) -> object:
         result = faults.node_down(pod)

@@ -9,7 +9,10 @@ is that every acknowledged id is present on the active at the end.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -105,7 +108,13 @@ def pinned_writer(host: str, creds: DbCredentials) -> Writer:
 
 
 class Writer(threading.Thread):
-    """Inserts increasing ids into the active, one autocommit transaction each."""
+    """Inserts increasing ids into the active, one autocommit transaction each.
+
+    Like a client behind a router that closes sessions to a server marked down
+    (HAProxy's `on-marked-down shutdown-sessions`, as Patroni recommends), a write
+    blocked on an instance that is no longer the active (a frozen or dead node answers
+    nothing) is abandoned once the lookup names another host: its connection is shut
+    down and the write counts as failed (its outcome unknown)."""
 
     def __init__(
         self,
@@ -127,10 +136,33 @@ class Writer(threading.Thread):
         # Ids start at the current time in microseconds, so writers that follow each
         # other on one table (the benchmark's repeated runs) never reuse an id.
         self._next_id = time.time_ns() // 1000
+        self._conn: tuple[str, psycopg.Connection[tuple[object, ...]]] | None = None
+        self._guard = threading.Thread(target=self._abandon_moved, daemon=True)
+
+    def start(self) -> None:
+        super().start()
+        self._guard.start()
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=10)
+
+    def _abandon_moved(self) -> None:
+        """Shut down the connection of a write stuck on a host that is no longer the
+        active (checked every 0.1 s)."""
+        while not self._stop_event.wait(0.1):
+            held = self._conn
+            if held is None:
+                continue
+            host, conn = held
+            moved = self.lookup()
+            if moved is None or moved == host:
+                continue
+            with (
+                contextlib.suppress(OSError, psycopg.Error),
+                socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock,
+            ):
+                sock.shutdown(socket.SHUT_RDWR)
 
     @property
     def acked_ids(self) -> set[int]:
@@ -172,7 +204,11 @@ class Writer(threading.Thread):
                     if self.session_sql:
                         conn.execute(self.session_sql)
                 ident = self._next_id
-                conn.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (ident,))
+                self._conn = (host, conn)
+                try:
+                    conn.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (ident,))
+                finally:
+                    self._conn = None
                 self.acks.append(Ack(ident, host, time.monotonic()))
                 self._next_id += 1
                 self._stop_event.wait(self.pause)

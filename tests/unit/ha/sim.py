@@ -54,6 +54,7 @@ from zenith_operator.wire import (
 
 # (pollingInterval, unreachableTimeout) pairs a user may switch to at any moment
 TIMERS = [(1.0, 4), (1.0, 30), (2.0, 8), (1.0, 6)]
+CRASH_RECOVERY = 0.3  # seconds an agent takes to restart its crashed database
 
 
 @dataclass
@@ -160,10 +161,18 @@ class Sim:
         n.frozen, n.frozen_since = False, None
 
     def crash_db(self, i: int) -> None:
-        """The database process dies; the agent lives on (and keeps its lease)."""
+        """The database process dies; the agent lives on (and keeps its lease) and
+        restarts it at once, as a `start` taking CRASH_RECOVERY seconds (or the time
+        `slow` set for its next command)."""
         n = self.nodes[i]
         if n.alive and not n.frozen:
-            n.running = False
+            was_running, n.running = n.running, False
+            restart = was_running and n.inflight is None and n.initialised
+            if restart and n.role in (Role.ACTIVE, Role.STANDBY):
+                took = n.latency or CRASH_RECOVERY
+                n.latency = 0.0
+                opens = n.role == Role.ACTIVE and not n.fenced and n.lease_valid(self.now)
+                n.inflight = Inflight("start", self.now + took, Start(n.name), opens, True)
 
     def restart(self, i: int) -> None:
         n = self.nodes[i]
@@ -395,6 +404,8 @@ class Sim:
                     config_hash=f"h{n.config}" if n.pod else None,
                     silent_since=self.silent_since.get(n.name),
                     liveness_kill_seconds=n.probe_kill if n.pod else None,
+                    # the kubelet reports the dead container of an agent that answered
+                    proven_dead=n.pod and not n.alive and n.name in self.last_ok,
                 )
             )
         return Observations(

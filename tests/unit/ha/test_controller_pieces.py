@@ -15,8 +15,9 @@ from ha_factories import T0, inst, pair_normal
 from zenith_operator.api.status import Condition, ZenithClusterStatus
 from zenith_operator.controller.agent_client import AgentClient, Unknown
 from zenith_operator.controller.executor import status_patch
-from zenith_operator.controller.ha_loop import next_interval
+from zenith_operator.controller.ha_loop import STEP_POLL, next_interval
 from zenith_operator.ha.decide import decide
+from zenith_operator.ha.states import State
 from zenith_operator.wire import AgentStatus, DatabaseState, Role
 
 
@@ -138,3 +139,26 @@ def test_the_loop_polls_faster_while_something_is_wrong() -> None:
     silent = replace(obs, instances=(obs.instances[0], inst("c-1", None, error="timeout")))
     assert next_interval(1.0, decide(old, silent, T0), silent) == 0.25
     assert next_interval(10.0, decide(old, silent, T0), silent) == 2.5
+
+
+def test_steps_and_silence_deadlines_do_not_wait_for_the_interval() -> None:
+    """Issue 17: a switchover's or failover's steps follow each other every STEP_POLL,
+    and a silent agent is polled again when it would be counted down, at any interval."""
+    old, obs = pair_normal()
+    d = decide(old, obs, T0)
+    switching = replace(d, state=State.SWITCHOVER)
+    assert next_interval(10.0, switching, obs) == STEP_POLL
+    deleting = replace(
+        obs, instances=(replace(obs.instances[0], pod_deleting=True), obs.instances[1])
+    )
+    assert next_interval(10.0, d, deleting) == STEP_POLL
+    silent = replace(
+        obs,
+        instances=(
+            obs.instances[0],
+            replace(inst("c-1", None, error="timeout"), last_ok=T0 - 29.5),
+        ),
+        settings=replace(obs.settings, unreachable_timeout=30),
+    )
+    d = decide(old, silent, T0)
+    assert next_interval(10.0, d, silent, T0) == pytest.approx(0.51)

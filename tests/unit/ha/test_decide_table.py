@@ -671,7 +671,7 @@ CASES = [
     ),
     # ---------------------------------------------------------------- more exits
     Case(
-        "Switchover completes: the target serves, the old active is to be rebuilt",
+        "Switchover completes: the target serves, the cleanly stopped old active follows it",
         status(State.SWITCHOVER, pending=pending("Switchover", B, A, attempts=1, last=T0 - 1)),
         observe(
             inst(A, agent(A, Role.ACTIVE, DatabaseState.STOPPED)),
@@ -680,7 +680,7 @@ CASES = [
         ),
         State.STANDBY_PARTIALLY_DOWN,
         "switchover to c-1 completed; c-0 is not streaming from c-1",
-        has=[RenewLease(B, TTL), Rebuild(A, B), LabelPod(A, "none")],
+        has=[RenewLease(B, TTL), Follow(A, B), LabelPod(A, "none")],
     ),
     Case(
         "Failed -> Normal when the active serves again",

@@ -293,6 +293,9 @@ class PostgresEngine:
             "wal_keep_size = '512MB'\n"
             f"synchronous_commit = {self.config.file.synchronous_commit}\n"
             "recovery_target_timeline = 'latest'\n"
+            # a standby whose upstream restarted (crash, switchover) reconnects within
+            # half a second instead of PostgreSQL's 5 s: back in sync sooner
+            "wal_retrieve_retry_interval = '500ms'\n"
             # crash recovery syncs the data directory with one syncfs() instead of an
             # fsync per file: a liveness-killed active is back seconds sooner
             "recovery_init_sync_method = syncfs\n"
@@ -567,6 +570,11 @@ class PostgresEngine:
         log.info("postgres started", mode=str(mode), upstream=upstream and upstream.host)
 
     async def stop(self) -> None:
+        if self.writable():
+            # a checkpoint while writes still flow leaves the shutdown checkpoint little
+            # to write: a switchover's active refuses writes for less time
+            with contextlib.suppress(psycopg.Error, OSError):
+                await self._query("CHECKPOINT")
         await self._terminate(STOP_TIMEOUT)
 
     def kill(self) -> bool:
