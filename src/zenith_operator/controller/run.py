@@ -17,11 +17,13 @@ import kopf
 import structlog
 
 from zenith_operator import logging as zlogging
+from zenith_operator.controller import metrics
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 
 HANDLER_MODULES = ("zenith_operator.controller.handlers", "zenith_operator.controller.ha_daemon")
 DEFAULT_PEERING = "zenith-operator"
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+DEFAULT_METRICS = "0.0.0.0:8081"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,6 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--liveness",
         default=DEFAULT_LIVENESS,
         help=f"kopf liveness endpoint (default {DEFAULT_LIVENESS}; 'none' disables)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default=os.environ.get("ZENITH_METRICS_ADDRESS", DEFAULT_METRICS),
+        help="serve Prometheus metrics on HOST:PORT/metrics (default $ZENITH_METRICS_ADDRESS "
+        f"or {DEFAULT_METRICS}; 'none' disables)",
     )
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument(
@@ -83,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("peering object unavailable: running standalone", peering=args.peering)
         standalone = True
     memo = kopf.Memo(kube=kube)
+    if args.metrics != "none":
+        host, port = metrics.serve(args.metrics)
+        log.info("metrics", url=f"http://{host}:{port}/metrics")
     log.info(
         "starting",
         namespace=namespace or "*",

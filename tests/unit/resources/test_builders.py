@@ -259,7 +259,13 @@ def test_zenith_ha_override_merges() -> None:
     assert main["resources"] == {"limits": {"cpu": "2"}}
     assert main["env"][-1] == {"name": "TZ", "value": "UTC"}
     assert main["volumeMounts"][-1]["mountPath"] == "/etc/certificate"
-    assert [p["name"] for p in main["ports"]] == ["listen", "replication", "agent", "metrics"]
+    assert [p["name"] for p in main["ports"]] == [
+        "listen",
+        "replication",
+        "agent",
+        "agent-metrics",
+        "metrics",
+    ]
     assert sidecar == {"name": "sidecar", "image": "busybox"}
     assert pod["spec"]["initContainers"][0]["name"] == "notify-download-package"
     assert [v["name"] for v in pod["spec"]["volumes"]] == ["config", "certs"]
