@@ -22,7 +22,7 @@ from zenith_operator.agent.auth import (
 from zenith_operator.agent.config import AgentConfig, ConfigError, load_config
 from zenith_operator.agent.core import Agent
 from zenith_operator.agent.engine import Engine, EngineError
-from zenith_operator.agent.metrics import serve_metrics
+from zenith_operator.agent.metrics import disable_created_metrics, serve_metrics
 from zenith_operator.agent.server import AgentRunner, make_app, reload_tls, ssl_context
 
 USAGE = "usage: zenith-operator agent   (all settings come from the environment)"
@@ -93,6 +93,7 @@ async def serve(config: AgentConfig, engine: Engine, token: Token) -> int:
     )
     metrics = None
     if config.metrics_port:
+        disable_created_metrics()
         metrics = await serve_metrics(agent, config.pod_ip, config.metrics_port)
     boot = loop.create_task(agent.boot())
     tls_task = loop.create_task(reload_tls(ctx, str(tls[0]), str(tls[1]))) if tls and ctx else None

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -26,6 +32,7 @@ from zenith_operator.wire import DatabaseState, Role
 if TYPE_CHECKING:
     from zenith_operator.agent.core import Agent
 
+__all__ = ["AgentCollector", "disable_created_metrics", "make_metrics_app", "operation"]
 log = structlog.get_logger("zenith.agent.metrics")
 
 REGISTRY = CollectorRegistry()
