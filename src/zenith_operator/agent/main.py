@@ -93,7 +93,7 @@ async def serve(config: AgentConfig, engine: Engine, token: Token) -> int:
     )
     metrics = None
     if config.metrics_port:
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         metrics = await serve_metrics(agent, config.pod_ip, config.metrics_port)
     boot = loop.create_task(agent.boot())
     tls_task = loop.create_task(reload_tls(ctx, str(tls[0]), str(tls[1]))) if tls and ctx else None
