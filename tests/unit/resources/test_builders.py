@@ -391,3 +391,16 @@ def test_generated_credentials_hold_what_the_agent_needs() -> None:
     assert secret["metadata"]["name"] == "pair-credentials"
     assert sorted(secret["data"]) == sorted(CREDENTIAL_KEYS)
     assert base64.b64decode(secret["data"]["admin-password"]) == b"a"
+
+
+def test_agent_metrics_port_and_env_unless_a_zenith_port_takes_it() -> None:
+    def main_container(s: ZenithClusterSpec) -> dict[str, Any]:
+        c: dict[str, Any] = pod_template(REF, s, [], "h")["spec"]["containers"][0]
+        return c
+
+    c = main_container(spec())
+    assert {"name": "agent-metrics", "containerPort": 8009, "protocol": "TCP"} in c["ports"]
+    assert {"name": "ZENITH_METRICS_PORT", "value": "8009"} in c["env"]
+    c = main_container(spec(ports={"listen": 8009}))
+    assert "agent-metrics" not in [p["name"] for p in c["ports"]]
+    assert {"name": "ZENITH_METRICS_PORT", "value": "0"} in c["env"]
