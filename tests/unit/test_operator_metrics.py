@@ -88,8 +88,8 @@ def test_exported_series_per_cluster_and_forgotten_with_it() -> None:
     c.track(KEY)
     c.cycle(KEY, st("Normal"), st("StandbyDown", replication_mode="async",
             replication_degraded=True), obs(), T0)  # fmt: skip
-    c.lease_renewed(KEY, T0 + 4, ok=True)
-    c.lease_renewed(KEY, T0 + 9, ok=False)  # a failed renewal does not extend the lease
+    c.lease_renewed(KEY, T0, 4.0, ok=True)
+    c.lease_renewed(KEY, T0 + 0.5, 4.0, ok=False)  # a failed renewal does not extend it
     c.polled(KEY, 0.01, None)
     c.polled(KEY, 2.0, "timeout")
     s = samples(c)
@@ -99,6 +99,7 @@ def test_exported_series_per_cluster_and_forgotten_with_it() -> None:
     assert s[("zenith_cluster_replication_mode", (("mode", "async"), *labels))] == 1
     assert s[("zenith_cluster_replication_degraded", labels)] == 1
     assert s[("zenith_cluster_lease_remaining_seconds", labels)] == 3
+    assert s[("zenith_cluster_lease_ttl_seconds", labels)] == 4
     assert s[("zenith_cluster_lease_renewals_total", (*labels, ("result", "error")))] == 1
     assert s[("zenith_cluster_poll_errors_total", (("kind", "timeout"), *labels))] == 1
     assert s[("zenith_cluster_failovers_total", (*labels, ("reason", "in-sync-standby")))] == 0

@@ -224,7 +224,7 @@ class Executor:
         self.memory.lease_renewed_at = self.clock()
         meta = view.body["metadata"]
         key = (meta.get("namespace") or "", meta["name"])
-        metrics.CLUSTERS.lease_renewed(key, sent + a.ttl, not isinstance(result, Unknown))
+        metrics.CLUSTERS.lease_renewed(key, sent, a.ttl, not isinstance(result, Unknown))
         if isinstance(result, Unknown):
             self.log.warning("lease renewal failed", pod=a.pod, error=result.error)
 

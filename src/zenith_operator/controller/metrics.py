@@ -103,6 +103,7 @@ class ClusterMetrics:
     outage_started: float | None = None  # the active stopped serving (wall clock)
     last_cycle: float | None = None
     lease_expires: float | None = None  # wall clock; the active's lease as granted
+    lease_ttl: float | None = None  # the TTL of that grant
     renewals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RENEWAL_RESULTS, 0))
     poll_errors: dict[str, int] = field(default_factory=dict)
 
@@ -184,13 +185,14 @@ class ClusterCollector(Collector):
         with self.lock:
             record_cycle(self.clusters.setdefault(key, ClusterMetrics()), old, new, obs, now)
 
-    def lease_renewed(self, key: Key, expires: float | None, ok: bool) -> None:
-        """A renewal was answered (ok, lease until `expires`) or not (the old lease holds)."""
+    def lease_renewed(self, key: Key, sent: float, ttl: float, ok: bool) -> None:
+        """A renewal sent at `sent` was answered (ok: a lease until sent + ttl) or not
+        (then only the previous grant is certain)."""
         with self.lock:
             m = self.clusters.setdefault(key, ClusterMetrics())
             m.renewals["ok" if ok else "error"] += 1
             if ok:
-                m.lease_expires = expires
+                m.lease_expires, m.lease_ttl = sent + ttl, ttl
 
     def polled(self, key: Key, seconds: float, error_kind: str | None) -> None:
         POLL.labels(*key).observe(seconds)
@@ -259,6 +261,9 @@ def _families(clusters: list[tuple[Key, ClusterMetrics]], now: float) -> Iterato
         "Seconds left of the active's lease, as last granted by this operator",
         labels=labels,
     )
+    ttl = GaugeMetricFamily(
+        "zenith_cluster_lease_ttl_seconds", "TTL of the active's last lease grant", labels=labels
+    )
     errors = CounterMetricFamily(
         "zenith_cluster_poll_errors", "Agent status polls that failed, by kind",
         labels=[*labels, "kind"],
@@ -286,10 +291,12 @@ def _families(clusters: list[tuple[Key, ClusterMetrics]], now: float) -> Iterato
             renewals.add_metric([*key, result], n)
         if m.lease_expires is not None:
             remaining.add_metric(key, max(0.0, m.lease_expires - now))
+        if m.lease_ttl is not None:
+            ttl.add_metric(key, m.lease_ttl)
         for kind, n in m.poll_errors.items():
             errors.add_metric([*key, kind], n)
     yield from (state, mode, degraded, active, failovers, switchovers, rollouts, seconds,
-                last_failover, renewals, remaining, errors)  # fmt: skip
+                last_failover, renewals, remaining, ttl, errors)  # fmt: skip
 
 
 CLUSTERS = ClusterCollector()
