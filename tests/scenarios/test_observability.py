@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from zenith_operator import naming
 from zenith_operator.sandbox.cli import Sandbox
 from zenith_operator.sandbox.metrics import Samples, agent_url, scrape
 from zenith_operator.sandbox.scenario import Cluster, wait_for
@@ -126,3 +128,38 @@ def test_kubectl_zenith_status_switchover_stop_start(
     missing = plugin(sandbox, "status", "no-such-cluster")
     assert missing.returncode == 1
     assert 'zenithclusters "no-such-cluster" not found' in missing.stderr
+
+
+def test_kubectl_zenith_resume_leaves_manual_intervention(
+    sandbox: Sandbox, make_cluster: Callable[..., Cluster]
+) -> None:
+    """ManualIntervention recorded in the status (as an operator that could not tell who
+    is ahead leaves it) is read by a restarted operator; the plugin's resume ends it."""
+    cluster = make_cluster("pair")
+    status = cluster.wait_normal(timeout=120)
+    active = status["activeInstance"]
+    proc = sandbox.procs["operator"]
+    os.killpg(proc.pid, signal.SIGKILL)
+    wait_for("the operator gone", lambda: not proc.alive(), 10)
+    generation = (cluster.get() or {})["metadata"]["generation"]
+    cluster.custom.patch_namespaced_custom_object_status(
+        naming.GROUP, naming.VERSION, sandbox.namespace, naming.PLURAL, cluster.name,
+        {"status": {"state": "ManualIntervention", "message": "test: who is ahead?",
+                    "interventionGeneration": generation}},
+    )  # fmt: skip
+    sandbox.start_operator()
+    shown = plugin(sandbox, "status", cluster.name)
+    assert "State      ManualIntervention" in shown.stdout, shown.stdout + shown.stderr
+    wait_for("the operator's metrics", lambda: operator_metrics(sandbox).get(
+        "zenith_cluster_state", state="ManualIntervention", namespace=sandbox.namespace,
+        name=cluster.name) == 1, 30)  # fmt: skip
+
+    resumed = plugin(sandbox, "resume", cluster.name, "--active", active, "--wait",
+                     "--timeout", "180")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resume of {cluster.name} requested: making {active} the active" in resumed.stdout
+    assert cluster.status()["activeInstance"] == active
+    rollout = plugin(sandbox, "rollout", "status", cluster.name)
+    assert rollout.returncode == 0, rollout.stderr
+    assert "No configuration rollout in progress" in rollout.stdout
+    assert rollout.stdout.count("current") == 2  # both pods run the template's config
