@@ -14,6 +14,7 @@ from zenith_operator.controller import metrics
 from zenith_operator.controller.agent_client import AgentClient
 from zenith_operator.controller.metrics import ClusterCollector, ClusterMetrics, record_cycle
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
+from zenith_operator.ha.times import fmt
 
 T0 = 1_800_000_000.0
 KEY = ("ns", "pair")
@@ -55,6 +56,15 @@ def test_failover_counts_once_with_its_reason_and_duration_from_the_last_good_an
     assert abs(m.state_seconds["ActiveDown"] - 0.2) < 1e-6
     assert abs(m.state_seconds["StandbyDown"] - 0.5) < 1e-6
     assert "Normal" not in m.state_seconds
+
+
+def test_a_restarted_operator_times_a_failover_from_the_recorded_state_start() -> None:
+    m = ClusterMetrics()  # no outage seen by this process
+    failover = PendingAction(kind="Failover", target="pair-1", reason="in-sync standby")
+    old = st("Failover", pending_action=failover, since=fmt(T0))
+    record_cycle(m, old, st("StandbyDown", "pair-1"), obs(), T0 + 2)
+    assert m.last_failover_seconds == 2
+    assert m.failovers["in-sync-standby"] == 1
 
 
 def test_an_active_that_comes_back_is_no_failover() -> None:

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.ha import times
 from zenith_operator.ha.model import Observations
 from zenith_operator.ha.states import SERVING_STATES, PendingKind, State
 
@@ -148,7 +149,9 @@ def record_cycle(
     if promoted and pending is not None and pending.kind == PendingKind.FAILOVER:
         reason = FAILOVER_REASONS.get(pending.reason, "other")
         m.failovers[reason] = m.failovers.get(reason, 0) + 1
-        started = m.outage_started if m.outage_started is not None else now
+        # an operator restarted mid-failover saw no outage start: the state's own start
+        started = m.outage_started if m.outage_started is not None else times.parse(old.since)
+        started = now if started is None else started
         m.last_failover_seconds = max(0.0, now - started)
         m.outage_started = None
     elif promoted and pending is not None and pending.kind == PendingKind.SWITCHOVER:

@@ -10,6 +10,7 @@ status` view; cleans up.
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
 import sys
 import time
@@ -134,6 +135,7 @@ def main(argv: list[str]) -> int:
     clock.say("starting the Kubernetes API emulator, the pod runtime and the operator")
     sandbox = start_sandbox(state)
     ok = False
+    view = io.StringIO()  # the `kubectl zenith status` view, printed last
     try:
         cluster = Cluster(sandbox.api, sandbox.namespace, "pair")
         clock.say(
@@ -159,9 +161,7 @@ def main(argv: list[str]) -> int:
         ok = _report(run, clock)
         clock.say("metrics that moved (operator: GET /metrics; agents: GET POD_IP:8009/metrics)")
         print("\n".join(moved(before, snapshot(sandbox, cluster), cluster)) or "  none")
-        print(f"\n$ kubectl zenith status {cluster.name}")
-        plugin_status(Target(sandbox.api, sandbox.namespace, cluster.name))
-        print()
+        plugin_status(Target(sandbox.api, sandbox.namespace, cluster.name, out=view))
         if args.keep:
             print(f"sandbox left running: export KUBECONFIG={sandbox.kubeconfig}")
             print(f"stop it with: zenith-operator sandbox down --state-dir {state}")
@@ -173,6 +173,9 @@ def main(argv: list[str]) -> int:
             sandbox.stop()
             if ok and not args.state_dir:
                 shutil.rmtree(state, ignore_errors=True)
+    if view.getvalue():
+        print("\n$ kubectl zenith status pair   (just before the clean-up)")
+        print(view.getvalue(), end="")
     return 0 if ok else 1
 
 
