@@ -177,3 +177,23 @@ async def test_agent_client_reports_each_poll_with_the_kind_of_its_failure() -> 
     await runner.cleanup()
     assert [k for _, k in seen] == ["unauthorized", "connection"]
     assert all(seconds >= 0 for seconds, _ in seen)
+
+
+def test_a_metrics_port_in_use_is_logged_not_fatal() -> None:
+    from zenith_operator.controller.run import start_metrics
+
+    warnings: list[dict[str, object]] = []
+
+    class Log:
+        def warning(self, event: str, **kw: object) -> None:
+            warnings.append({"event": event, **kw})
+
+        def info(self, event: str, **kw: object) -> None:
+            pass
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        start_metrics(f"127.0.0.1:{taken.getsockname()[1]}", Log())
+    start_metrics("127.0.0.1:notaport", Log())
+    assert [w["event"] for w in warnings] == ["metrics not served"] * 2

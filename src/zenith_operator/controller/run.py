@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from typing import Any
 
 import kopf
 import structlog
@@ -79,6 +80,16 @@ def ensure_peering(kube: Kube, name: str, namespace: str) -> bool:
         return exc.status == 409
 
 
+def start_metrics(address: str, log: Any) -> None:
+    """Serve /metrics; a port in use or a bad address is logged, never fatal (HA first)."""
+    try:
+        host, port = metrics.serve(address)
+    except (OSError, ValueError) as exc:
+        log.warning("metrics not served", address=address, error=str(exc))
+        return
+    log.info("metrics", url=f"http://{host}:{port}/metrics")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     zlogging.configure(verbose=args.verbose)
@@ -92,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         standalone = True
     memo = kopf.Memo(kube=kube)
     if args.metrics != "none":
-        host, port = metrics.serve(args.metrics)
-        log.info("metrics", url=f"http://{host}:{port}/metrics")
+        start_metrics(args.metrics, log)
     log.info(
         "starting",
         namespace=namespace or "*",
