@@ -138,8 +138,8 @@ def switchover(t: Target, to: str | None, wait: bool, timeout: float) -> int:
     t.annotate(SWITCHOVER_ANNOTATION, target)
     t.say(f"switchover of {t.name} to {target} requested ({SWITCHOVER_ANNOTATION}={target})")
     if not wait:
-        t.say(f"when it is done, remove the annotation: kubectl annotate zc {t.name} "
-              f"{SWITCHOVER_ANNOTATION}-   (--wait does it for you)")  # fmt: skip
+        t.say(f"when it is done, remove the annotation: kubectl -n {t.namespace} annotate zc "
+              f"{t.name} {SWITCHOVER_ANNOTATION}-   (--wait does it for you)")  # fmt: skip
         return 0
     seen: dict[str, bool] = {"started": False}
 
