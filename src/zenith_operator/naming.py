@@ -19,6 +19,7 @@ CONTAINER_NAME = "zenith-ha"
 DEFAULT_AGENT_PORT = 8008
 DEFAULT_LISTEN_PORT = 32080
 DEFAULT_REPLICATION_PORT = 12345
+DEFAULT_METRICS_PORT = 8009  # the agent's unauthenticated /metrics (pod port "agent-metrics")
 
 # Paths inside the database container; env vars carry them to the agent.
 CONFIG_DIR = "/etc/zenith"  # projected, read-only

@@ -55,6 +55,9 @@ class PeerReplication(WireModel):
     flush_position: int | None = None
     replay_position: int | None = None
     lag_bytes: int | None = None
+    lag_seconds: float | None = Field(
+        default=None, description="replay delay of the standby; null when caught up or unknown"
+    )
 
 
 class ReplicationStatus(WireModel):

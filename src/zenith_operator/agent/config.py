@@ -73,6 +73,7 @@ class AgentConfig(BaseModel):
     agent_port: int
     listen_port: int
     replication_port: int
+    metrics_port: int | None = None  # unauthenticated /metrics (agent/metrics.py); None: off
     token_file: Path | None = None  # None: the token came in $ZENITH_AGENT_TOKEN
     tls_dir: Path | None = None
     # spec.zenithSpec.unreachableTimeout: the replication timeouts follow it (None: engine's)
@@ -89,7 +90,7 @@ class AgentConfig(BaseModel):
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
-    if not raw:
+    if not raw or (raw == "0" and default == 0):
         return default
     try:
         value = int(raw)
@@ -169,6 +170,7 @@ def load_config(env: Mapping[str, str] | None = None, token_given: bool = False)
         agent_port=_port(env, "ZENITH_AGENT_PORT", naming.DEFAULT_AGENT_PORT),
         listen_port=_port(env, "ZENITH_LISTEN_PORT", naming.DEFAULT_LISTEN_PORT),
         replication_port=_port(env, "ZENITH_REPLICATION_PORT", naming.DEFAULT_REPLICATION_PORT),
+        metrics_port=_port(env, "ZENITH_METRICS_PORT", 0) or None,
         token_file=token_file,
         tls_dir=Path(tls) if tls else None,
         unreachable_timeout=timeout,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from zenith_operator import __version__
-from zenith_operator.agent import watchdog
+from zenith_operator.agent import metrics, watchdog
 from zenith_operator.agent.commands import CommandRunner
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.engine import Engine, EngineError, EngineStatus, RunMode
@@ -345,6 +345,10 @@ class Agent:
             return False, f"agent loop wedged for {stale:.1f}s"
         return True, ""
 
+    def engine_snapshot(self) -> tuple[EngineStatus | None, float]:
+        """The last engine status read and when (monotonic), without querying (metrics)."""
+        return self._engine_status, self._engine_status_at
+
     def health(self) -> HealthStatus:
         """Liveness and readiness from what the agent already knows: no I/O, no await.
 
@@ -430,6 +434,7 @@ class Agent:
             await self.engine.promote()
             took = time.monotonic() - started
             self._want_running = True
+            metrics.operation("promote", took)
             self.fenced, self._fence_applied = False, False
             # `unix` lets the benchmark match this line to a run; `seconds` is the
             # engine's own promote time, the floor the operator's failover is judged by.
@@ -449,8 +454,11 @@ class Agent:
             self._set_role(Role.STANDBY, up)
             self.lease.clear()
             self.fenced, self._fence_applied = False, False
+            cloning, started = not self.engine.has_data(), time.monotonic()
             await self.engine.follow(up)
             self._want_running = True
+            if cloning:
+                metrics.operation("clone", time.monotonic() - started)
             return True, f"following {up.host}:{up.port}"
 
         return await self._command("follow", run)
@@ -467,6 +475,7 @@ class Agent:
             how = await self.engine.rebuild(up)
             self._want_running = True
             took = time.monotonic() - started
+            metrics.operation(how, took)
             return True, f"rebuilt by {how} from {up.host}:{up.port} in {took:.2f}s"
 
         return await self._command("rebuild", run)

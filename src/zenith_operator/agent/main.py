@@ -22,6 +22,7 @@ from zenith_operator.agent.auth import (
 from zenith_operator.agent.config import AgentConfig, ConfigError, load_config
 from zenith_operator.agent.core import Agent
 from zenith_operator.agent.engine import Engine, EngineError
+from zenith_operator.agent.metrics import disable_created_metrics, serve_metrics
 from zenith_operator.agent.server import AgentRunner, make_app, reload_tls, ssl_context
 
 USAGE = "usage: zenith-operator agent   (all settings come from the environment)"
@@ -90,6 +91,10 @@ async def serve(config: AgentConfig, engine: Engine, token: Token) -> int:
         tls=bool(tls),
         engine=engine.name,
     )
+    metrics = None
+    if config.metrics_port:
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        metrics = await serve_metrics(agent, config.pod_ip, config.metrics_port)
     boot = loop.create_task(agent.boot())
     tls_task = loop.create_task(reload_tls(ctx, str(tls[0]), str(tls[1]))) if tls and ctx else None
     await stop.wait()
@@ -98,6 +103,8 @@ async def serve(config: AgentConfig, engine: Engine, token: Token) -> int:
     if tls_task is not None:
         tls_task.cancel()
     await agent.shutdown()
+    if metrics is not None:
+        await metrics.cleanup()
     await runner.cleanup()
     log.info("bye")
     return 0

@@ -7,6 +7,8 @@ breaks a poll of the others (as Patroni's `_MemberStatus.unknown`).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +38,7 @@ COMMAND_TIMEOUT = 300.0  # promote / rebuild may copy a whole database
 @dataclass(frozen=True)
 class Unknown:
     error: str
+    kind: str = "other"  # timeout, connection, unauthorized, http, invalid-answer, other
 
 
 class AgentClient:
@@ -52,6 +55,8 @@ class AgentClient:
         self.status_timeout = status_timeout
         self.command_timeout = command_timeout
         self.scheme = scheme
+        # called after each status poll: (seconds, error kind or None) — metrics.py
+        self.on_status: Callable[[float, str | None], None] | None = None
 
     def _url(self, host: str, port: int, path: str) -> str:
         return f"{self.scheme}://{host}:{port}{API_PREFIX}{path}"
@@ -76,21 +81,29 @@ class AgentClient:
             ) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status >= 400:
-                    return Unknown(_error_text(resp.status, data))
+                    kind = "unauthorized" if resp.status == 401 else "http"
+                    return Unknown(_error_text(resp.status, data), kind)
                 return model.model_validate(data)
         except TimeoutError:
-            return Unknown(f"timeout after {timeout:g}s")
+            return Unknown(f"timeout after {timeout:g}s", "timeout")
         except asyncio.CancelledError:
             raise
-        except (aiohttp.ClientError, ValidationError, ValueError, OSError) as exc:
-            return Unknown(f"{type(exc).__name__}: {exc}")
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            return Unknown(f"{type(exc).__name__}: {exc}", "connection")
+        except (aiohttp.ClientError, ValidationError, ValueError) as exc:
+            return Unknown(f"{type(exc).__name__}: {exc}", "invalid-answer")
         except Exception as exc:  # never raise: a poll must survive any agent
             return Unknown(f"{type(exc).__name__}: {exc}")
 
     async def status(self, host: str, port: int) -> AgentStatus | Unknown:
-        return await self._call(
+        started = time.monotonic()
+        result = await self._call(
             "GET", self._url(host, port, "/status"), AgentStatus, None, self.status_timeout
         )
+        if self.on_status is not None:
+            kind = result.kind if isinstance(result, Unknown) else None
+            self.on_status(time.monotonic() - started, kind)
+        return result
 
     async def lease(self, host: str, port: int, ttl: float) -> LeaseResponse | Unknown:
         return await self._call(

@@ -24,6 +24,7 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.controller import metrics
 from zenith_operator.controller.agent_client import AgentClient, Unknown
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.observe import ClusterView, Memory
@@ -218,9 +219,13 @@ class Executor:
         pod = view.pods.get(a.pod)
         if pod is None or not pod.ip:
             return
+        sent = self.clock()
         result = await self.client.lease(pod.ip, view.agent_port, a.ttl)
         # The request may have arrived even if the answer did not: count it as granted.
         self.memory.lease_renewed_at = self.clock()
+        meta = view.body["metadata"]
+        key = (meta.get("namespace") or "", meta["name"])
+        metrics.CLUSTERS.lease_renewed(key, sent, a.ttl, not isinstance(result, Unknown))
         if isinstance(result, Unknown):
             self.log.warning("lease renewal failed", pod=a.pod, error=result.error)
 

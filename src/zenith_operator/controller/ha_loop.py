@@ -25,6 +25,7 @@ from zenith_operator import naming
 from zenith_operator.api.cluster import ref_from_body
 from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
+from zenith_operator.controller import metrics
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
@@ -181,12 +182,17 @@ class HaLoop:
 
     async def run(self, stopped: Any) -> None:
         client = AgentClient(self.session, None)
+        client.on_status = functools.partial(metrics.CLUSTERS.polled, self.key)
         executor = Executor(self.kube, client, self.memory, self.log, self.api, pool=self.pool)
         executor.on_done = self.wake.set  # the next step follows a finished command at once
+        metrics.CLUSTERS.track(self.key)
         first = True
+        planned: float | None = None
         try:
             while not stopped:
                 began = time.monotonic()
+                if planned is not None:  # woken early (a spec change) is not late
+                    metrics.HA_CYCLE_JITTER.observe(max(0.0, began - planned))
                 interval = DEFAULT_INTERVAL
                 try:
                     interval = await self.cycle(client, executor)
@@ -194,12 +200,15 @@ class HaLoop:
                     raise
                 except Exception as exc:  # the loop never dies
                     self.log.exception("ha cycle failed", error=repr(exc))
+                metrics.HA_CYCLE.observe(time.monotonic() - began)
                 delay = max(0.05, interval - (time.monotonic() - began))
                 if first:  # loops started together (operator start) must not poll together
                     delay *= random.random()
                     first = False
+                planned = time.monotonic() + delay
                 await self._sleep(stopped, delay)
         finally:
+            metrics.CLUSTERS.forget(self.key)
             await executor.close()
 
     async def _sleep(self, stopped: Any, delay: float) -> None:
@@ -264,6 +273,7 @@ class HaLoop:
             )
             self.last_said = said
         if await executor.apply(view, decision):
+            metrics.CLUSTERS.cycle(self.key, m.status, decision.status, obs, now)
             m.status = decision.status
             await self._scale_down(view, m.status.active_instance)
         return next_interval(interval, decision, obs, time.time(), client.status_timeout)

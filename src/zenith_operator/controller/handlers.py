@@ -24,6 +24,7 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.api.spec import SpecError, parse_spec
+from zenith_operator.controller import metrics
 from zenith_operator.controller.cache import POD_SELECTOR, STS_SELECTOR
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.reconcile import (
@@ -113,8 +114,10 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: st
     key = (str(namespace), str(name))
     with _lock(memo, *key):
         memo.repairs.started(key, time.monotonic())
+        timer = metrics.RECONCILE.labels((trigger.split() or ["?"])[0]).time()
         try:
-            result = reconcile(memo.kube, dict(body))
+            with timer:
+                result = reconcile(memo.kube, dict(body))
         except KubeError as exc:
             memo.repairs.mark(key)
             log.warning("API error, will retry", error=str(exc))

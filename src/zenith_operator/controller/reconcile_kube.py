@@ -14,6 +14,8 @@ from urllib.parse import quote, urlencode
 import urllib3
 from kubernetes import client, config
 
+from zenith_operator.controller import metrics
+
 # kind -> (plural, namespaced)
 KINDS: dict[str, tuple[str, bool]] = {
     "ConfigMap": ("configmaps", True),
@@ -118,9 +120,12 @@ class Kube:
         try:
             resp = self.api.call_api(*params, _request_timeout=self.timeout)
         except client.exceptions.ApiException as exc:
+            metrics.api_request(method, exc.status or 0)
             raise _error(exc.status or 0, exc.body) from exc
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
+            metrics.api_request(method, 0)
             raise KubeError(0, UNREACHABLE, f"{type(exc).__name__}: {exc}") from exc
+        metrics.api_request(method, resp.status)
         raw = resp.read()  # type: ignore[no-untyped-call]
         if resp.status >= 400:
             raise _error(resp.status, raw)

@@ -12,16 +12,19 @@ import importlib
 import importlib.util
 import os
 import sys
+from typing import Any
 
 import kopf
 import structlog
 
 from zenith_operator import logging as zlogging
+from zenith_operator.controller import metrics
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 
 HANDLER_MODULES = ("zenith_operator.controller.handlers", "zenith_operator.controller.ha_daemon")
 DEFAULT_PEERING = "zenith-operator"
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+DEFAULT_METRICS = "0.0.0.0:8081"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,6 +38,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--liveness",
         default=DEFAULT_LIVENESS,
         help=f"kopf liveness endpoint (default {DEFAULT_LIVENESS}; 'none' disables)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default=os.environ.get("ZENITH_METRICS_ADDRESS", DEFAULT_METRICS),
+        help="serve Prometheus metrics on HOST:PORT/metrics (default $ZENITH_METRICS_ADDRESS "
+        f"or {DEFAULT_METRICS}; 'none' disables)",
     )
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument(
@@ -71,6 +80,16 @@ def ensure_peering(kube: Kube, name: str, namespace: str) -> bool:
         return exc.status == 409
 
 
+def start_metrics(address: str, log: Any) -> None:
+    """Serve /metrics; a port in use or a bad address is logged, never fatal (HA first)."""
+    try:
+        host, port = metrics.serve(address)
+    except (OSError, ValueError) as exc:
+        log.warning("metrics not served", address=address, error=str(exc))
+        return
+    log.info("metrics", url=f"http://{host}:{port}/metrics")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     zlogging.configure(verbose=args.verbose)
@@ -83,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("peering object unavailable: running standalone", peering=args.peering)
         standalone = True
     memo = kopf.Memo(kube=kube)
+    if args.metrics != "none":
+        start_metrics(args.metrics, log)
     log.info(
         "starting",
         namespace=namespace or "*",

@@ -50,6 +50,7 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
         "ZENITH_REPLICATION_PORT": str(z.ports.replication),
         "ZENITH_REPLICATION_SSL_MANDATORY": "true" if z.replication_ssl_mandatory else "false",
         "ZENITH_UNREACHABLE_TIMEOUT": str(z.unreachable_timeout),
+        "ZENITH_METRICS_PORT": str(metrics_port(spec)),
     }
     # The agent token comes in the environment, never as a file: the database runs
     # under the agent's uid and could read any file the agent can (pg_read_file). The
@@ -108,8 +109,16 @@ def probes(spec: ZenithClusterSpec) -> dict[str, Any]:
     }
 
 
+def metrics_port(spec: ZenithClusterSpec) -> int:
+    """The agent's metrics port: 8009, or 0 (not served) when one of ports uses it."""
+    p = spec.zenith_spec.ports
+    taken = {p.listen, p.replication, p.agent}
+    return 0 if naming.DEFAULT_METRICS_PORT in taken else naming.DEFAULT_METRICS_PORT
+
+
 def base_container(ref: ClusterRef, spec: ZenithClusterSpec) -> dict[str, Any]:
     z = spec.zenith_spec
+    metrics = metrics_port(spec)
     container: dict[str, Any] = {
         "name": naming.CONTAINER_NAME,
         "image": z.image,
@@ -119,6 +128,11 @@ def base_container(ref: ClusterRef, spec: ZenithClusterSpec) -> dict[str, Any]:
             {"name": "listen", "containerPort": z.ports.listen, "protocol": "TCP"},
             {"name": "replication", "containerPort": z.ports.replication, "protocol": "TCP"},
             {"name": "agent", "containerPort": z.ports.agent, "protocol": "TCP"},
+            *(
+                [{"name": "agent-metrics", "containerPort": metrics, "protocol": "TCP"}]
+                if metrics
+                else []
+            ),
         ],
         **probes(spec),
         "resources": copy.deepcopy(DEFAULT_RESOURCES),

@@ -139,6 +139,7 @@ class Sandbox:
     procs: dict[str, Proc] = field(default_factory=dict)
     namespace: str = "default"
     runtime_args: tuple[str, ...] = ()
+    metrics_url: str | None = None  # the operator's /metrics (a new port at each start)
     _api: Any = None
 
     @property
@@ -158,6 +159,8 @@ class Sandbox:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
     def start_operator(self) -> None:
+        metrics = f"127.0.0.1:{_free_port()}"
+        self.metrics_url = f"http://{metrics}/metrics"
         proc = Proc(
             "operator",
             _zenith(
@@ -167,6 +170,8 @@ class Sandbox:
                 "--standalone",
                 "--liveness",
                 f"http://127.0.0.1:{_free_port()}/healthz",
+                "--metrics",
+                metrics,
             ),
             self.state_dir / "logs" / "operator.log",
             self.env(),
@@ -243,6 +248,7 @@ class Sandbox:
             "kubeconfig": str(self.kubeconfig),
             "namespace": self.namespace,
             "runtime_args": list(self.runtime_args),
+            "metrics_url": self.metrics_url,
             "procs": {n: p.to_json() for n, p in self.procs.items()},
         }
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
@@ -251,6 +257,8 @@ class Sandbox:
         out: dict[str, Any] = {
             n: {"pid": p.pid, "alive": p.alive(), "log": str(p.log)} for n, p in self.procs.items()
         }
+        if self.metrics_url and "operator" in out:
+            out["operator"]["metrics"] = self.metrics_url
         with contextlib.suppress(Exception):
             out["runtime"]["control"] = control_url(self.state_dir)
             out["pods"] = [
@@ -297,6 +305,7 @@ class Sandbox:
             Path(state["kubeconfig"]),
             namespace=state["namespace"],
             runtime_args=tuple(state.get("runtime_args") or ()),
+            metrics_url=state.get("metrics_url"),
         )
         for name, p in state["procs"].items():
             sb.procs[name] = Proc(name, p["argv"], Path(p["log"]), {}, p["pid"], p["ticks"])

@@ -259,7 +259,13 @@ def test_zenith_ha_override_merges() -> None:
     assert main["resources"] == {"limits": {"cpu": "2"}}
     assert main["env"][-1] == {"name": "TZ", "value": "UTC"}
     assert main["volumeMounts"][-1]["mountPath"] == "/etc/certificate"
-    assert [p["name"] for p in main["ports"]] == ["listen", "replication", "agent", "metrics"]
+    assert [p["name"] for p in main["ports"]] == [
+        "listen",
+        "replication",
+        "agent",
+        "agent-metrics",
+        "metrics",
+    ]
     assert sidecar == {"name": "sidecar", "image": "busybox"}
     assert pod["spec"]["initContainers"][0]["name"] == "notify-download-package"
     assert [v["name"] for v in pod["spec"]["volumes"]] == ["config", "certs"]
@@ -385,3 +391,16 @@ def test_generated_credentials_hold_what_the_agent_needs() -> None:
     assert secret["metadata"]["name"] == "pair-credentials"
     assert sorted(secret["data"]) == sorted(CREDENTIAL_KEYS)
     assert base64.b64decode(secret["data"]["admin-password"]) == b"a"
+
+
+def test_agent_metrics_port_and_env_unless_a_zenith_port_takes_it() -> None:
+    def main_container(s: ZenithClusterSpec) -> dict[str, Any]:
+        c: dict[str, Any] = pod_template(REF, s, [], "h")["spec"]["containers"][0]
+        return c
+
+    c = main_container(spec())
+    assert {"name": "agent-metrics", "containerPort": 8009, "protocol": "TCP"} in c["ports"]
+    assert {"name": "ZENITH_METRICS_PORT", "value": "8009"} in c["env"]
+    c = main_container(spec(ports={"listen": 8009}))
+    assert "agent-metrics" not in [p["name"] for p in c["ports"]]
+    assert {"name": "ZENITH_METRICS_PORT", "value": "0"} in c["env"]

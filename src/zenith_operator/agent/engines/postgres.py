@@ -754,7 +754,8 @@ class PostgresEngine:
         assert row is not None
         cur = await c.execute(
             "SELECT application_name, state, sync_state, (flush_lsn - '0/0')::bigint,"
-            " (replay_lsn - '0/0')::bigint, (pg_current_wal_lsn() - flush_lsn)::bigint"
+            " (replay_lsn - '0/0')::bigint, (pg_current_wal_lsn() - flush_lsn)::bigint,"
+            " extract(epoch FROM replay_lag)::float8"
             " FROM pg_stat_replication"
         )
         peers = [
@@ -765,6 +766,7 @@ class PostgresEngine:
                 flush_position=_lsn(r[3]),
                 replay_position=_lsn(r[4]),
                 lag_bytes=_lsn(r[5]),
+                lag_seconds=r[6],
             )
             for r in await cur.fetchall()
         ]

@@ -1,0 +1,1 @@
+"""`kubectl zenith`: the kubectl plugin (executable `kubectl-zenith`), see docs/operations.md."""
