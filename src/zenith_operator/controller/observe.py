@@ -188,6 +188,12 @@ def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else None
 
 
+# Both times come from the node's clock (the kubelet's finishedAt, whole seconds, and
+# the agent's start); the margin covers a container runtime whose guest clock drifts
+# from the node's (VM-sandboxed pods).
+PROOF_MARGIN = 1.0
+
+
 def _poll_behind(
     memory: Memory, uid: str, call: Coroutine[Any, Any, AgentStatus | Unknown], now: float
 ) -> tuple[AgentStatus | Unknown, float]:
@@ -218,7 +224,7 @@ def _proven_dead(pod: PodInfo, memory: Memory, uid: str) -> bool:
     promoted = memory.promoted_at.get(pod.name)
     if promoted is not None and promoted >= answered:
         return False
-    return pod.finished_at >= started
+    return pod.finished_at >= started + PROOF_MARGIN
 
 
 async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: float) -> Observations:

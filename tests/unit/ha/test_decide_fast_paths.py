@@ -110,7 +110,8 @@ def _pod(finished_at: float | None) -> PodInfo:
 def test_the_kubelet_proves_a_death_only_after_the_last_answering_agent_started() -> None:
     m = Memory()
     m.boots["u"], m.last_ok["u"] = 100.0, 105.0
-    assert _proven_dead(_pod(100.0), m, "u")  # finished at or after that agent started
+    assert _proven_dead(_pod(101.0), m, "u")  # finished after that agent started (+1 s)
+    assert not _proven_dead(_pod(100.5), m, "u")  # within the clocks' margin
     assert not _proven_dead(_pod(99.0), m, "u")  # an earlier container's end
     assert not _proven_dead(_pod(None), m, "u")
     m.promoted_at[A] = 106.0  # a promote ended after the answer: it may have reached
