@@ -37,8 +37,9 @@ from zenith_operator.sandbox.scenario import (
     load_example,
     network_faults_available,
     run_fault,
+    settle,
 )
-from zenith_operator.sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
+from zenith_operator.sandbox.workload import WritabilityChecker, Writer
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:
@@ -147,12 +148,7 @@ def api_outage(sandbox: Sandbox, cluster: Cluster) -> FaultRun:
     finally:
         writer.stop()
         checker.stop()
-    run.acked = len(writer.acks)
-    run.samples = checker.samples
-    run.double_writable = len(checker.violations)
-    active_ip = cluster.pod_ips()[run.new_active or run.victim]
-    run.lost = missing_acknowledged(active_ip, creds, writer.acked_ids)
-    return run
+    return settle(run, cluster, writer, checker)
 
 
 def main(argv: list[str]) -> int:

@@ -268,11 +268,19 @@ def run_fault(
     finally:
         writer.stop()
         checker.stop()
+    return settle(run, cluster, writer, checker)
+
+
+def settle(
+    run: FaultRun, cluster: Cluster, writer: Writer, checker: WritabilityChecker
+) -> FaultRun:
+    """Record what the stopped writer and checker saw, and every acknowledged write that
+    the active lacks."""
     run.acked = len(writer.acks)
     run.samples = checker.samples
     run.double_writable = len(checker.violations)
-    active_ip = cluster.pod_ips()[run.new_active or victim]
-    run.lost = missing_acknowledged(active_ip, creds, writer.acked_ids)
+    active_ip = cluster.pod_ips()[run.new_active or run.victim]
+    run.lost = missing_acknowledged(active_ip, cluster.credentials(), writer.acked_ids)
     return run
 
 
