@@ -1,0 +1,224 @@
+"""PostgreSQL engine: the Engine operations (init, start, promote, follow, rebuild...)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+
+import psycopg
+import structlog
+from psycopg import sql
+
+from zenith_operator.agent.engine import EngineError, RunMode
+from zenith_operator.agent.engines.postgres.base import STOP_TIMEOUT, _quote, _read_secret
+from zenith_operator.agent.engines.postgres.clone import Replication
+from zenith_operator.agent.engines.postgres.probes import Probes
+from zenith_operator.wire import PeerAddress, ReplicationMode
+
+log = structlog.get_logger("zenith.agent.postgres")
+
+
+class PostgresEngine(Probes, Replication):
+    name = "postgres"
+
+    def has_data(self) -> bool:
+        return (self.pgdata / "PG_VERSION").is_file() and (
+            self.pgdata / "global" / "pg_control"
+        ).is_file()
+
+    def config_hash(self) -> str | None:
+        if self._config_hash is None:
+            self._config_hash = self._db_settings()[1]
+        return self._config_hash
+
+    async def init(self) -> None:
+        if self.has_data():
+            return
+        self._mkdir(self.root, 0o755)
+        # initdb into a staging directory, renamed into place when complete: a container
+        # killed during initdb must not leave a half-made cluster that looks like data
+        staging = self.root / "pgdata.initdb"
+        for stale in (self.pgdata, staging):
+            if stale.exists():
+                shutil.rmtree(stale)
+        self._mkdir(self.conf)
+        pwfile = self.conf / "initdb.pw"
+        self._write(pwfile, self._admin_password() + "\n")
+        try:
+            await self._run(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(staging),
+                "-U",
+                self.admin_user,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        os.replace(staging, self.pgdata)
+        log.info("initdb done", pgdata=str(self.pgdata))
+
+    async def _ensure_roles(self) -> None:
+        """Create or update the replication and app roles from the secrets (idempotent)."""
+        repl, repl_pw = self.repl_user, self._repl_password()
+        app = _read_secret(self.config.config_dir, "app-user")
+        app_pw = _read_secret(self.config.config_dir, "app-password")
+        stmts = [self._role_sql(repl, repl_pw, "REPLICATION")]
+        if app and app_pw:
+            stmts.append(self._role_sql(app, app_pw, ""))
+        async with await psycopg.AsyncConnection.connect(self._local_dsn(), autocommit=True) as c:
+            await c.execute("SET synchronous_commit = local")
+            for stmt in stmts:
+                await c.execute(stmt)
+            if app and app_pw:
+                cur = await c.execute("SELECT 1 FROM pg_database WHERE datname = 'app'")
+                if await cur.fetchone() is None:
+                    ident = sql.Identifier(app)
+                    await c.execute(sql.SQL("CREATE DATABASE app OWNER {}").format(ident))
+
+    @staticmethod
+    def _role_sql(user: str, password: str, attrs: str) -> str:
+        ident = '"' + user.replace('"', '""') + '"'
+        lit = _quote(password)
+        return (
+            "DO $zen$ BEGIN "
+            f"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {_quote(user)}) THEN "
+            f"CREATE ROLE {ident} LOGIN {attrs} PASSWORD {lit}; "
+            f"ELSE ALTER ROLE {ident} LOGIN {attrs} PASSWORD {lit}; END IF; END $zen$"
+        )
+
+    async def start(self, mode: RunMode, upstream: PeerAddress | None = None) -> None:
+        if mode == RunMode.STANDBY and upstream is None:
+            raise EngineError("standby start needs an upstream")
+        if not self.has_data():
+            raise EngineError("no data to start: promote to initialise or follow a peer")
+        self._check_reachable()
+        if self.running():
+            if self._mode == mode and (mode != RunMode.STANDBY or self._upstream == upstream):
+                return
+            await self._terminate(STOP_TIMEOUT)
+        self._mode, self._upstream = mode, upstream
+        self._write_pgpass(upstream)
+        self._write_config()
+        self._set_signal(mode != RunMode.WRITABLE)
+        await self._spawn()
+        if mode == RunMode.WRITABLE:
+            await self._ensure_roles()
+        log.info("postgres started", mode=str(mode), upstream=upstream and upstream.host)
+
+    async def stop(self) -> None:
+        await self._terminate(STOP_TIMEOUT)
+
+    async def fence(self) -> None:
+        """Fast-shutdown (immediate after fence_grace) and restart in recovery, no upstream.
+
+        Recovery mode rejects every write absolutely (`default_transaction_read_only`
+        could be overridden by a client) and still serves reads.
+        """
+        if not self.running():
+            if self.has_data():
+                self._set_signal(True)
+            self._mode = RunMode.READ_ONLY
+            return
+        if self._mode != RunMode.WRITABLE:
+            return
+        self._set_signal(True)
+        await self._terminate(self.config.file.fence_grace)
+        await self.start(RunMode.READ_ONLY)
+
+    async def promote(self) -> None:
+        if not self.running():
+            if not (self.pgdata / "standby.signal").exists():
+                await self.start(RunMode.WRITABLE)  # a cleanly stopped primary
+                return
+            # was in recovery: promote through recovery so the timeline forks cleanly
+            await self.start(RunMode.READ_ONLY)
+        rows = await self._query("SELECT pg_is_in_recovery()")
+        if rows[0][0]:
+            if not self.writable_guard():
+                raise EngineError("the lease ended: not promoting")
+            rows = await self._query("SELECT pg_promote(true, 60)")
+            if not rows[0][0]:
+                raise EngineError("pg_promote did not finish within 60s")
+        self._mode, self._upstream = RunMode.WRITABLE, None
+        self._write_instance_conf()
+        await self._query("SELECT pg_reload_conf()")
+        await self._ensure_roles()
+
+    async def follow(self, upstream: PeerAddress) -> None:
+        if not self.has_data():
+            await self._clone(upstream)
+            await self.start(RunMode.STANDBY, upstream)
+            return
+        if self.running() and self._mode in (RunMode.STANDBY, RunMode.READ_ONLY):
+            rows = await self._query("SELECT pg_is_in_recovery()")
+            if rows[0][0]:
+                # primary_conninfo is reloadable (PostgreSQL >= 13): no restart needed
+                self._mode, self._upstream = RunMode.STANDBY, upstream
+                self._write_pgpass(upstream)
+                self._write_instance_conf()
+                await self._query("SELECT pg_reload_conf()")
+                return
+        await self.start(RunMode.STANDBY, upstream)
+
+    async def rebuild(self, upstream: PeerAddress) -> str:
+        self._rebuilding = True
+        try:
+            await self._terminate(STOP_TIMEOUT)
+            self._write_pgpass(upstream)
+            how = "rewind"
+            if self.has_data():
+                await self._checkpoint_peer(upstream)  # unreachable peer: keep our data
+                try:
+                    await self._rewind(upstream)
+                except EngineError as exc:
+                    log.warning("pg_rewind failed, cloning", error=str(exc))
+                    how = "clone"
+            else:
+                how = "clone"
+            if how == "clone":
+                await self._clone(upstream)
+        finally:
+            self._rebuilding = False
+        await self.start(RunMode.STANDBY, upstream)
+        return how
+
+    async def apply_config(self) -> tuple[str, str]:
+        if not self.has_data():
+            return self._db_settings()[1], "no database yet; settings apply at first start"
+        self._write_config()
+        assert self._config_hash is not None
+        if not self.running():
+            return self._config_hash, "database stopped; settings apply at next start"
+        await self._query("SELECT pg_reload_conf()")
+        rows = await self._query(
+            "SELECT name, error FROM pg_file_settings WHERE error IS NOT NULL"
+            " UNION ALL SELECT name, 'restart required' FROM pg_settings WHERE pending_restart"
+        )
+        problems = "; ".join(f"{n}: {e}" for n, e in rows or [])
+        return self._config_hash, problems or "applied"
+
+    async def set_replication_mode(self, mode: ReplicationMode, standby: str | None) -> None:
+        names = '"' + standby.replace('"', '""') + '"' if mode == "sync" and standby else ""
+        if names == self._sync_names and self.running():
+            return
+        self._sync_names = names
+        if not self.has_data():
+            return
+        self._write_instance_conf()
+        if self.running():
+            await self._query("SELECT pg_reload_conf()")
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:
+                rows = await self._query("SELECT current_setting('synchronous_standby_names')")
+                if rows[0][0] == names:
+                    return
+                await asyncio.sleep(0.02)
+            raise EngineError("synchronous_standby_names did not take effect within 5s")
