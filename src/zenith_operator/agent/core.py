@@ -20,7 +20,7 @@ import structlog
 
 from zenith_operator import __version__
 from zenith_operator.agent import watchdog
-from zenith_operator.agent.commands import CommandRunner
+from zenith_operator.agent.commands import Busy, CommandRunner
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.engine import Engine, EngineError, EngineStatus, RunMode
 from zenith_operator.agent.lease import Lease
@@ -81,6 +81,7 @@ class Agent:
         self._engine_status: EngineStatus | None = None
         self._engine_status_at = 0.0
         self._reading: asyncio.Task[EngineStatus] | None = None
+        self._restarting: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- persistence
     def _load_state(self) -> PersistedState:
@@ -252,10 +253,35 @@ class Agent:
         """Keep the engine status fresh for /health (which never queries the engine)."""
         while True:
             try:
-                await asyncio.wait_for(self.engine_status(), WEDGED_AFTER)
+                es = await asyncio.wait_for(self.engine_status(), WEDGED_AFTER)
+                self._restart_if_asked(es)
             except Exception as exc:  # reported by /health as not ready
                 log.debug("engine status refresh failed", error=str(exc))
             await asyncio.sleep(REFRESH_EVERY)
+
+    def _restart_if_asked(self, es: EngineStatus) -> None:
+        """Restart a standby's database that asks for it (EngineStatus.restart), when no
+        command runs; never an active's (that is the operator's switchover to decide)."""
+        if es.restart is None or self.state.role != Role.STANDBY or self.runner.busy:
+            return
+        if self._restarting is not None and not self._restarting.done():
+            return
+        reason = es.restart
+
+        async def body() -> None:
+            log.info("restarting the database", reason=reason)
+            await self.engine.stop()
+            await self._start_database()
+
+        async def attempt() -> None:
+            try:
+                await self.runner.run("restart", body)
+            except Busy:
+                return  # a command came first; the next refresh asks again
+            except EngineError as exc:
+                self.last_error = f"restart: {exc}"
+
+        self._restarting = asyncio.get_running_loop().create_task(attempt())
 
     async def status(self) -> AgentStatus:
         return self._status_from(await self.engine_status())
@@ -425,6 +451,7 @@ class Agent:
                 raise Conflict("no data: promote to initialise or follow a peer to clone")
             if self.engine.running():
                 return False, "already running"
+            self.engine.retry()  # asked explicitly: try even a start that kept failing
             await self._start_database()
             return True, f"started {self._run_mode()}"
 

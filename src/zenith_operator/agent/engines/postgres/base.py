@@ -19,6 +19,7 @@ import psycopg
 
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.engine import EngineError, RunMode, always
+from zenith_operator.agent.engines.postgres.recovery import StartFailures
 from zenith_operator.wire import PeerAddress
 
 PR_SET_PDEATHSIG = 1
@@ -108,6 +109,15 @@ class PostgresBase:
         self._sync_names = ""
         self._config_hash: str | None = None
         self._version: str | None = None
+        self._last_fatal: str | None = None  # the server's last FATAL/PANIC log line
+        self._floor: dict[str, int] = {}  # hot-standby settings raised to the primary's
+        self._hs_configured: dict[str, int] = {}  # configured hot-standby settings
+        self._floor_checked = 0.0
+        self._failures = StartFailures()
+        self._use_slot = False  # primary_slot_name set: the upstream has our slot
+        self._slots_checked = 0.0
+        self._server_major: str | None = None
+        self._incompatible: str | None = None  # why the data directory is refused
         self._user = self._unprivileged_user()
 
     # ---------------------------------------------------------------- helpers

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from zenith_operator.agent.engine import RunMode, db_settings
 from zenith_operator.agent.engines.postgres.base import PostgresBase, _conninfo_value, _quote
+from zenith_operator.agent.engines.postgres.slotplan import slot_keep_mb, slot_name
 from zenith_operator.wire import PeerAddress
 
 
@@ -34,6 +37,7 @@ class ConfigFiles(PostgresBase):
             # fsync per file: a liveness-killed active is back seconds sooner
             "recovery_init_sync_method = syncfs\n"
             f"{self._replication_timeouts()}"
+            f"{self._slot_keep_setting()}"
             "password_encryption = 'scram-sha-256'\n"
             f"include_if_exists = {_quote(str(self.conf / 'db.conf'))}\n"
             f"include = {_quote(str(self.conf / 'instance.conf'))}\n",
@@ -55,6 +59,15 @@ class ConfigFiles(PostgresBase):
             return ""
         return f"wal_sender_timeout = '{t}s'\nwal_receiver_timeout = '{t}s'\n"
 
+    def _slot_keep_setting(self) -> str:
+        """max_slot_wal_keep_size: a quarter of the data volume, so a dead standby's slot
+        cannot fill the active's disk (a db/ setting overrides it)."""
+        try:
+            st = os.statvfs(self.root)
+        except OSError:
+            return ""
+        return f"max_slot_wal_keep_size = '{slot_keep_mb(st.f_blocks * st.f_frsize)}MB'\n"
+
     def _write_instance_conf(self) -> None:
         lines = [
             "# written by zenith-agent: settings of this instance only",
@@ -75,6 +88,10 @@ class ConfigFiles(PostgresBase):
             lines.append(f"primary_conninfo = {_quote(conninfo)}")
         else:
             lines.append("primary_conninfo = ''")
+        slot = slot_name(self.config.pod_name) if up is not None and self._use_slot else ""
+        lines.append(f"primary_slot_name = {_quote(slot)}")
+        for name, value in self._floor.items():
+            lines.append(f"{name} = {value}  # the primary's: a standby needs at least it")
         self._write(self.conf / "instance.conf", "\n".join(lines) + "\n")
 
     def _write_pgpass(self, peer: PeerAddress | None) -> None:

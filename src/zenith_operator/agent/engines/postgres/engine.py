@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -11,16 +12,18 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from zenith_operator.agent.engine import EngineError, RunMode
+from zenith_operator.agent.engine import EngineError, EngineStatus, RunMode
 from zenith_operator.agent.engines.postgres.base import STOP_TIMEOUT, _quote, _read_secret
+from zenith_operator.agent.engines.postgres.checks import StartChecks
 from zenith_operator.agent.engines.postgres.clone import Replication
 from zenith_operator.agent.engines.postgres.probes import Probes
-from zenith_operator.wire import PeerAddress, ReplicationMode
+from zenith_operator.agent.engines.postgres.slots import Slots
+from zenith_operator.wire import DatabaseState, PeerAddress, ReplicationMode
 
 log = structlog.get_logger("zenith.agent.postgres")
 
 
-class PostgresEngine(Probes, Replication):
+class PostgresEngine(Probes, Replication, StartChecks, Slots):
     name = "postgres"
 
     def has_data(self) -> bool:
@@ -104,14 +107,45 @@ class PostgresEngine(Probes, Replication):
             if self._mode == mode and (mode != RunMode.STANDBY or self._upstream == upstream):
                 return
             await self._terminate(STOP_TIMEOUT)
+        await self._check_compatible()
+        if upstream != self._upstream or mode != RunMode.STANDBY:
+            self._use_slot = False  # a slot is known per upstream
         self._mode, self._upstream = mode, upstream
         self._write_pgpass(upstream)
+        if mode == RunMode.STANDBY and not self._use_slot:
+            with contextlib.suppress(psycopg.Error, OSError):
+                self._use_slot = await self._upstream_slot_usable()
+        self._floor = {}
         self._write_config()
+        if mode != RunMode.WRITABLE:
+            if why := self._failures.blocked(self._config_hash):
+                raise EngineError(why)
+            self._floor = await self._hot_standby_floor()
+            if self._floor:
+                log.info("raising hot-standby settings to the primary's", settings=self._floor)
+                self._write_instance_conf()
         self._set_signal(mode != RunMode.WRITABLE)
-        await self._spawn()
+        try:
+            await self._spawn()
+        except EngineError as exc:
+            if mode != RunMode.WRITABLE:
+                self._failures.record(self._config_hash, str(exc))
+            raise
+        self._failures.clear()
         if mode == RunMode.WRITABLE:
             await self._ensure_roles()
         log.info("postgres started", mode=str(mode), upstream=upstream and upstream.host)
+
+    async def status(self) -> EngineStatus:
+        es = await super().status()
+        if es.database == DatabaseState.RUNNING:
+            es.restart = await self._floor_outdated()
+            streaming = [p.name for p in es.replication.peers if p.streaming]
+            await self._maintain_slots(es.writable and self._mode == RunMode.WRITABLE, streaming)
+        return es
+
+    def retry(self) -> None:
+        self._failures.clear()
 
     async def stop(self) -> None:
         await self._terminate(STOP_TIMEOUT)
@@ -123,7 +157,7 @@ class PostgresEngine(Probes, Replication):
         could be overridden by a client) and still serves reads.
         """
         if not self.running():
-            if self.has_data():
+            if self.has_data() and not await self._incompatibility():
                 self._set_signal(True)
             self._mode = RunMode.READ_ONLY
             return
@@ -148,6 +182,13 @@ class PostgresEngine(Probes, Replication):
             if not rows[0][0]:
                 raise EngineError("pg_promote did not finish within 60s")
         self._mode, self._upstream = RunMode.WRITABLE, None
+        if self._floor:
+            # it ran with the old primary's larger hot-standby settings: restart with its
+            # own now (a primary may lower them; its standby then follows the WAL record)
+            log.info("restarting the promoted primary with its own settings", was=self._floor)
+            await self._terminate(STOP_TIMEOUT)
+            await self.start(RunMode.WRITABLE)
+            return
         self._write_instance_conf()
         await self._query("SELECT pg_reload_conf()")
         await self._ensure_roles()
@@ -162,6 +203,7 @@ class PostgresEngine(Probes, Replication):
             if rows[0][0]:
                 # primary_conninfo is reloadable (PostgreSQL >= 13): no restart needed
                 self._mode, self._upstream = RunMode.STANDBY, upstream
+                self._use_slot = False  # until the new upstream has our slot
                 self._write_pgpass(upstream)
                 self._write_instance_conf()
                 await self._query("SELECT pg_reload_conf()")
@@ -169,6 +211,9 @@ class PostgresEngine(Probes, Replication):
         await self.start(RunMode.STANDBY, upstream)
 
     async def rebuild(self, upstream: PeerAddress) -> str:
+        await self._check_compatible()  # a clone would replace data of another version
+        if why := self._failures.blocked(self._db_settings()[1]):
+            raise EngineError(why)  # rewind or clone cannot help a configuration
         self._rebuilding = True
         try:
             await self._terminate(STOP_TIMEOUT)

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from zenith_operator.agent.engine import EngineStatus, RunMode
+from zenith_operator.agent.engine import EngineStatus, RunMode, db_settings
 from zenith_operator.agent.engines.postgres.base import _lsn
 from zenith_operator.agent.engines.postgres.process import Supervisor
 from zenith_operator.wire import DatabaseState, PeerReplication, ReplicationStatus
@@ -20,7 +20,12 @@ class Probes(Supervisor):
             return EngineStatus(DatabaseState.REBUILDING, engine_version=self._version)
         if not self.running():
             state = DatabaseState.CRASHED if self._crashed else DatabaseState.STOPPED
-            return EngineStatus(state, engine_version=self._version, error=self._crashed)
+            error = (
+                self._crashed
+                or self._incompatible
+                or self._failures.blocked(db_settings(self.config.config_dir)[1])
+            )
+            return EngineStatus(state, engine_version=self._version, error=error)
         try:
             return await self._status_running()
         except psycopg.Error as exc:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +94,7 @@ class Supervisor(PostgresBase):
             raise EngineError("the lease ended: not starting the database writable")
         self._expect_exit = False
         self._crashed = None
+        self._last_fatal = None
         self._proc = await asyncio.create_subprocess_exec(
             str(self.bindir / "postgres"),
             "-D",
@@ -100,8 +102,11 @@ class Supervisor(PostgresBase):
             "-c",
             f"config_file={self.conf / 'postgresql.conf'}",
             stdin=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
             **self._subprocess_kwargs(),
         )
+        assert self._proc.stderr is not None
+        pump = asyncio.get_running_loop().create_task(self._pump(self._proc.stderr))
         asyncio.get_running_loop().create_task(self._watch(self._proc))
         deadline = time.monotonic() + START_TIMEOUT
         last = ""
@@ -110,7 +115,12 @@ class Supervisor(PostgresBase):
                 self.kill()
                 raise EngineError("the lease ended while the database started: killed it")
             if self._proc.returncode is not None:
-                raise EngineError(f"postgres exited with code {self._proc.returncode} on start")
+                with contextlib.suppress(TimeoutError):  # its last words, if it said any
+                    await asyncio.wait_for(asyncio.shield(pump), 2.0)
+                why = f": {self._last_fatal}" if self._last_fatal else ""
+                raise EngineError(
+                    f"postgres exited with code {self._proc.returncode} on start{why}"
+                )
             try:
                 rows = await self._query(
                     "SELECT pg_is_in_recovery(), current_setting('server_version')"
@@ -123,6 +133,22 @@ class Supervisor(PostgresBase):
         raise EngineError(
             f"postgres did not accept connections within {START_TIMEOUT:.0f}s: {last}"
         )
+
+    async def _pump(self, stream: asyncio.StreamReader) -> None:
+        """Copy the server's log to the agent's stderr, keeping its last FATAL/PANIC line
+        (the cause reported when a start fails)."""
+        out, rest = sys.stderr.buffer, b""
+        while chunk := await stream.read(65536):
+            with contextlib.suppress(OSError, ValueError):
+                out.write(chunk)
+                out.flush()
+            *lines, rest = (rest + chunk).split(b"\n")
+            rest = rest[-4096:]
+            for line in lines:
+                text = line.decode(errors="replace")
+                at = max(text.find("FATAL:"), text.find("PANIC:"))
+                if at >= 0:
+                    self._last_fatal = text[at:].strip()
 
     async def _terminate(self, grace: float) -> None:
         proc = self._proc
