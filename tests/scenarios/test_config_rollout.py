@@ -118,6 +118,10 @@ def _event_reasons(cluster: Cluster) -> list[str]:
         # a hot standby needs max_connections >= the primary's: raising it standby first
         # works; the former active is restarted right after the switchover
         ("max_connections", "max_connections = 250", "200", "250"),
+        # lowering it: the restarted standby runs with the primary's 200 until it is
+        # promoted (else PostgreSQL aborts its recovery); the former active restarts
+        # into 150 once it has replayed the new primary's lower value (issue 12 item 4)
+        ("max_connections", "max_connections = 150", "200", "150"),
     ],
 )
 def test_config_change_rolls_out_standby_first_then_switchover(
