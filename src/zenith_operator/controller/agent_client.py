@@ -7,8 +7,10 @@ breaks a poll of the others (as Patroni's `_MemberStatus.unknown`).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
@@ -52,6 +54,25 @@ class AgentClient:
         self.status_timeout = status_timeout
         self.command_timeout = command_timeout
         self.scheme = scheme
+        # https: the context verifying the agents' certificates and, per pod IP, the name
+        # the certificate must carry (controller/agent_tls.py)
+        self.ssl_context: ssl.SSLContext | None = None
+        self.server_names: dict[str, str] = {}
+
+    def use_tls(self, context: ssl.SSLContext | None, server_names: dict[str, str]) -> None:
+        """https with `context` (None: plain http); server_names maps pod IP -> name."""
+        self.scheme = "https" if context is not None else "http"
+        self.ssl_context = context
+        self.server_names = server_names
+
+    def _tls(self, url: str) -> dict[str, Any]:
+        if self.scheme != "https":
+            return {}
+        kwargs: dict[str, Any] = {"ssl": self.ssl_context or True}
+        name = self.server_names.get(urlsplit(url).hostname or "")
+        if name:
+            kwargs["server_hostname"] = name
+        return kwargs
 
     def _url(self, host: str, port: int, path: str) -> str:
         return f"{self.scheme}://{host}:{port}{API_PREFIX}{path}"
@@ -73,6 +94,7 @@ class AgentClient:
                 json=payload,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
+                **self._tls(url),
             ) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status >= 400:

@@ -15,6 +15,7 @@ import base64
 import concurrent.futures
 import functools
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from zenith_operator.api.cluster import ref_from_body
 from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
+from zenith_operator.controller.agent_tls import pod_server_name, read_context
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
@@ -54,6 +56,9 @@ def next_interval(polling_interval: float, decision: Decision, obs: Observations
     if calm:
         return polling_interval
     return min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
+
+
+TLS_REREAD_AFTER = 10.0  # seconds: certificate errors re-read the TLS Secret at most this often
 
 
 def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
@@ -129,6 +134,8 @@ class HaLoop:
         self.wake = asyncio.Event()
         self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
         self._scaled_to: int | None = None  # the held scale-down last applied
+        self._tls: tuple[str | None, ssl.SSLContext | None] = (None, None)  # (Secret, context)
+        self._tls_read_at = 0.0
 
     def notify(self) -> None:
         """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
@@ -179,6 +186,21 @@ class HaLoop:
             await asyncio.gather(*waiters, return_exceptions=True)
         self.wake.clear()
 
+    async def _agent_tls(self, client: AgentClient, view: ClusterView) -> None:
+        """https to the agents while spec.agentSpec.tlsSecret names a Secret (agent_tls.py)."""
+        secret = view.spec.agent_spec.tls_secret
+        if secret != self._tls[0]:
+            context = None
+            if secret:
+                loop = asyncio.get_running_loop()
+                read = functools.partial(read_context, self.kube, self.key[0], secret)
+                context = await loop.run_in_executor(self.pool, read)
+                self._tls_read_at = time.monotonic()
+            self._tls = (secret, context)
+        ns, cluster = self.key
+        names = {p.ip: pod_server_name(p.name, cluster, ns) for p in view.pods.values() if p.ip}
+        client.use_tls(self._tls[1], names)
+
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
         # kopf replaces the live body's dict on every event and never mutates the old
         # one, so a shallow copy is a consistent snapshot (the executor copies to write).
@@ -204,6 +226,7 @@ class HaLoop:
                 self.pool, functools.partial(ensure_agent_token, self.kube, body)
             )
             client.token = self.token
+        await self._agent_tls(client, view)
         m = self.memory
         if m.status is None:
             m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
@@ -213,6 +236,9 @@ class HaLoop:
         obs = await poll(view, client, m, now)
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
+        bad_cert = any(o.error and "CERTIFICATE" in o.error for o in obs.instances)
+        if bad_cert and time.monotonic() - self._tls_read_at > TLS_REREAD_AFTER:
+            self._tls = (None, None)  # a rotated CA: read the Secret again next cycle
         decision = decide(m.status, obs, now)
         said = (decision.reason, decision.state.value)
         if said != self.last_said:
