@@ -54,28 +54,19 @@ class AgentClient:
         self.status_timeout = status_timeout
         self.command_timeout = command_timeout
         self.scheme = scheme
-        # https: the context verifying the agents' certificates and, per pod IP, the name
-        # the certificate must carry (controller/agent_tls.py)
-        self.ssl_context: ssl.SSLContext | None = None
-        self.server_names: dict[str, str] = {}
-
-    def use_tls(self, context: ssl.SSLContext | None, server_names: dict[str, str]) -> None:
-        """https with `context` (None: plain http); server_names maps pod IP -> name."""
-        self.scheme = "https" if context is not None else "http"
-        self.ssl_context = context
-        self.server_names = server_names
+        # pod IP -> (the name its certificate must carry, the context verifying it): the
+        # agents that serve HTTPS (controller/agent_tls.py); the others are called on http
+        self.tls: dict[str, tuple[str, ssl.SSLContext]] = {}
 
     def _tls(self, url: str) -> dict[str, Any]:
-        if self.scheme != "https":
+        found = self.tls.get(urlsplit(url).hostname or "")
+        if found is None:
             return {}
-        kwargs: dict[str, Any] = {"ssl": self.ssl_context or True}
-        name = self.server_names.get(urlsplit(url).hostname or "")
-        if name:
-            kwargs["server_hostname"] = name
-        return kwargs
+        return {"ssl": found[1], "server_hostname": found[0]}
 
     def _url(self, host: str, port: int, path: str) -> str:
-        return f"{self.scheme}://{host}:{port}{API_PREFIX}{path}"
+        scheme = "https" if host in self.tls else self.scheme
+        return f"{scheme}://{host}:{port}{API_PREFIX}{path}"
 
     async def _call(
         self,

@@ -134,7 +134,7 @@ class HaLoop:
         self.wake = asyncio.Event()
         self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
         self._scaled_to: int | None = None  # the held scale-down last applied
-        self._tls: tuple[str | None, ssl.SSLContext | None] = (None, None)  # (Secret, context)
+        self._tls: dict[str, ssl.SSLContext] = {}  # agent TLS Secret -> client context
         self._tls_read_at = 0.0
 
     def notify(self) -> None:
@@ -187,19 +187,22 @@ class HaLoop:
         self.wake.clear()
 
     async def _agent_tls(self, client: AgentClient, view: ClusterView) -> None:
-        """https to the agents while spec.agentSpec.tlsSecret names a Secret (agent_tls.py)."""
-        secret = view.spec.agent_spec.tls_secret
-        if secret != self._tls[0]:
-            context = None
-            if secret:
-                loop = asyncio.get_running_loop()
-                read = functools.partial(read_context, self.kube, self.key[0], secret)
-                context = await loop.run_in_executor(self.pool, read)
-                self._tls_read_at = time.monotonic()
-            self._tls = (secret, context)
+        """https to each pod whose agent mounts a TLS Secret (as its pod spec says, so a
+        spec change reaches each pod with its restart), verified by agent_tls.py."""
+        secrets = {p.agent_tls_secret for p in view.pods.values() if p.agent_tls_secret}
+        for name in set(self._tls) - secrets:
+            del self._tls[name]
+        loop = asyncio.get_running_loop()
+        for name in sorted(secrets - set(self._tls)):
+            read = functools.partial(read_context, self.kube, self.key[0], name)
+            self._tls[name] = await loop.run_in_executor(self.pool, read)
+            self._tls_read_at = time.monotonic()
         ns, cluster = self.key
-        names = {p.ip: pod_server_name(p.name, cluster, ns) for p in view.pods.values() if p.ip}
-        client.use_tls(self._tls[1], names)
+        client.tls = {
+            p.ip: (pod_server_name(p.name, cluster, ns), self._tls[p.agent_tls_secret])
+            for p in view.pods.values()
+            if p.ip and p.agent_tls_secret
+        }
 
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
         # kopf replaces the live body's dict on every event and never mutates the old
@@ -238,7 +241,7 @@ class HaLoop:
             self.token = None  # rotated Secret: read it again next cycle
         bad_cert = any(o.error and "CERTIFICATE" in o.error for o in obs.instances)
         if bad_cert and time.monotonic() - self._tls_read_at > TLS_REREAD_AFTER:
-            self._tls = (None, None)  # a rotated CA: read the Secret again next cycle
+            self._tls.clear()  # a rotated CA: read the Secrets again next cycle
         decision = decide(m.status, obs, now)
         said = (decision.reason, decision.state.value)
         if said != self.last_said:

@@ -20,6 +20,7 @@ from zenith_operator.ha import SWITCHOVER_ANNOTATION
 from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
 from zenith_operator.ha.timing import probe_kill_seconds
+from zenith_operator.resources.pod import AGENT_TLS_VOLUME
 from zenith_operator.resources.workload import held_replicas
 
 
@@ -34,6 +35,7 @@ class PodInfo:
     role_label: str | None
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
     liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
+    agent_tls_secret: str | None = None  # the Secret its agent serves HTTPS with
 
     @classmethod
     def of(cls, pod: Mapping[str, Any]) -> PodInfo:
@@ -51,7 +53,16 @@ class PodInfo:
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
             config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
             liveness_kill_seconds=_liveness_kill(pod),
+            agent_tls_secret=_agent_tls_secret(pod),
         )
+
+
+def _agent_tls_secret(pod: Mapping[str, Any]) -> str | None:
+    """The Secret mounted as the agent's certificate: that pod's agent serves HTTPS only."""
+    for v in (pod.get("spec") or {}).get("volumes") or []:
+        if v.get("name") == AGENT_TLS_VOLUME:
+            return (v.get("secret") or {}).get("secretName")
+    return None
 
 
 def _liveness_kill(pod: Mapping[str, Any]) -> float | None:

@@ -47,3 +47,12 @@ def test_operator_trusts_ca_crt_else_tls_crt_and_checks_the_pod_name() -> None:
     assert ca_of({"data": {"tls.crt": b64("CRT")}}) == "CRT"
     assert ca_of(None) is None
     assert pod_server_name("pair-1", "pair", "ns") == "pair-1.pair.ns.svc"
+
+
+def test_operator_reads_tls_per_pod_from_the_pod_spec() -> None:
+    from zenith_operator.controller.observe import PodInfo
+
+    with_tls = {"metadata": {"name": "pair-0"}, "spec": _pod({"tlsSecret": "s1"})["spec"]}
+    without = {"metadata": {"name": "pair-1"}, "spec": _pod({})["spec"]}
+    assert PodInfo.of(with_tls).agent_tls_secret == "s1"
+    assert PodInfo.of(without).agent_tls_secret is None
