@@ -350,3 +350,38 @@ def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
     lost = missing_acknowledged(ips[old_active], creds, writer.acked_ids)
     assert not lost, f"acknowledged writes lost: {sorted(lost)[:20]}"
     assert "RolloutRetargeted" in _event_reasons(cluster)
+
+
+def test_failing_recovery_is_bounded_and_reported(
+    configured: tuple[Cluster, list[dict[str, Any]]],
+) -> None:
+    """A setting PostgreSQL refuses: the restarted standby fails to start, its agent stops
+    trying after 3 starts with that configuration (no rewind/clone loop) and the reason,
+    with PostgreSQL's FATAL line, reaches status.message; the active keeps serving; fixing
+    the ConfigMap heals it (issue 12 item 4)."""
+    cluster, docs = configured
+    status = cluster.wait_normal(timeout=180)
+    db_config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and "db-config" in d["metadata"]["name"]
+    )
+    cm_name, key = db_config["metadata"]["name"], next(iter(db_config["data"]))
+    good = db_config["data"][key]
+    cluster.core.patch_namespaced_config_map(
+        cm_name, cluster.namespace, {"data": {key: good + "shared_buffers = 'lots'\n"}}
+    )
+    message = wait_for(
+        "the bounded failure in status.message",
+        lambda: (m := cluster.status().get("message", "")) and "3 times" in m and m,
+        240,
+        0.2,
+    )
+    print(f"\nstatus.message: {message}")
+    assert "failed to start 3 times with this configuration" in message
+    assert "FATAL" in message and "not trying again" in message
+    assert cluster.status()["activeInstance"] == status["activeInstance"]
+    creds = cluster.credentials()
+    active_ip = cluster.pod_ips()[status["activeInstance"]]
+    assert _show(active_ip, creds, "transaction_read_only") == "off"  # still writable
+    cluster.core.patch_namespaced_config_map(cm_name, cluster.namespace, {"data": {key: good}})
+    final = cluster.wait_normal(timeout=240)
+    assert final.get("replicationMode") == "sync"
