@@ -59,3 +59,20 @@ def test_slot_follows_the_active_and_keeps_wal_for_a_stopped_standby(
     wait_for("the old slot left on pair-0 is dropped", lambda: "zenith_pair_1" not in slots(a))
     assert set(slots(b)) == {"zenith_pair_0"}
     wait_for("in sync after the switchover", lambda: streaming_in_sync(b, "pair-0"))
+
+
+def test_after_a_failover_the_new_active_makes_the_slot_and_the_old_one_is_dropped(
+    pair: tuple[Pod, Pod],
+) -> None:
+    a, b = pair
+    wait_for("pair-1 streams through its slot on pair-0", lambda: in_use(a, "zenith_pair_1"))
+    a.kill_postmaster()  # the active dies; its slot for pair-1 stays in its data
+    wait_for("old active crashed", lambda: a.status()["database"] == "crashed")
+    b.call("/v1/promote", {"lease_ttl": 60})
+    b.call("/v1/lease", {"ttl": 60})
+    a.call("/v1/rebuild", b.address())  # pg_rewind does not copy pg_replslot
+    b.call("/v1/replication", {"mode": "sync", "standby_name": "pair-0"})
+    wait_for("pair-0 streams through its slot on pair-1", lambda: in_use(b, "zenith_pair_0"))
+    wait_for("the stale slot on pair-0 is dropped", lambda: "zenith_pair_1" not in slots(a))
+    assert set(slots(b)) == {"zenith_pair_0"}
+    wait_for("in sync after the failover", lambda: streaming_in_sync(b, "pair-0"))
