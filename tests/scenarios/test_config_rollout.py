@@ -293,12 +293,13 @@ def test_single_instance_restarts_in_place_with_the_new_config(
             cluster.core.delete_namespaced_config_map("single-rollout-db", cluster.namespace)
 
 
-def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
+def test_a_setting_postgres_refuses_stops_at_the_standby_and_a_revert_heals(
     configured: tuple[Cluster, list[dict[str, Any]]],
 ) -> None:
-    """A hot standby cannot run with max_connections below the primary's: the standby
-    restarted first does not start, the active keeps serving (async), no switchover
-    happens. Reverting the ConfigMap restarts the standby again with the old value."""
+    """A setting PostgreSQL refuses: the standby restarted first does not start, the
+    active keeps serving (async), no switchover happens. Reverting the ConfigMap restarts
+    the standby again with the old configuration. (Lowering max_connections used to be
+    the example; the agent now starts such a standby with the primary's value.)"""
     cluster, docs = configured
     status = cluster.wait_normal(timeout=180)
     old_active = status["activeInstance"]
@@ -315,7 +316,7 @@ def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
     try:
         wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
         cluster.core.patch_namespaced_config_map(
-            cm_name, cluster.namespace, {"data": {key: original + "max_connections = 150\n"}}
+            cm_name, cluster.namespace, {"data": {key: original + "shared_buffers = 'lots'\n"}}
         )
         wait_for(
             "the standby failing to start",

@@ -115,6 +115,8 @@ class PostgresBase:
         self._floor_checked = 0.0
         self._failures = StartFailures()
         self._use_slot = False  # primary_slot_name set: the upstream has our slot
+        self._upkeep: asyncio.Task[None] | None = None  # slots, hot-standby check
+        self._restart_reason: str | None = None  # EngineStatus.restart
         self._slots_checked = 0.0
         self._server_major: str | None = None
         self._incompatible: str | None = None  # why the data directory is refused

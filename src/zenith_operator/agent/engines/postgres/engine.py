@@ -115,7 +115,7 @@ class PostgresEngine(Probes, Replication, StartChecks, Slots):
         if mode == RunMode.STANDBY and not self._use_slot:
             with contextlib.suppress(psycopg.Error, OSError):
                 self._use_slot = await self._upstream_slot_usable()
-        self._floor = {}
+        self._floor, self._restart_reason = {}, None
         self._write_config()
         if mode != RunMode.WRITABLE:
             if why := self._failures.blocked(self._config_hash):
@@ -139,10 +139,26 @@ class PostgresEngine(Probes, Replication, StartChecks, Slots):
     async def status(self) -> EngineStatus:
         es = await super().status()
         if es.database == DatabaseState.RUNNING:
-            es.restart = await self._floor_outdated()
-            streaming = [p.name for p in es.replication.peers if p.streaming]
-            await self._maintain_slots(es.writable and self._mode == RunMode.WRITABLE, streaming)
+            self._start_upkeep(es)
+            es.restart = self._restart_reason
         return es
+
+    def _start_upkeep(self, es: EngineStatus) -> None:
+        """Slots and the hot-standby check, in the background: a status read never waits
+        for them (the standby's look at its upstream may hang on a dead peer)."""
+        if self._upkeep is not None and not self._upkeep.done():
+            return
+        writable = es.writable and self._mode == RunMode.WRITABLE
+        streaming = [p.name for p in es.replication.peers if p.streaming]
+        self._upkeep = asyncio.get_running_loop().create_task(self._run_upkeep(writable, streaming))
+
+    async def _run_upkeep(self, writable: bool, streaming: list[str]) -> None:
+        try:
+            if why := await self._floor_outdated():
+                self._restart_reason = why
+            await self._maintain_slots(writable, streaming)
+        except Exception as exc:  # never kills anything; the next status read tries again
+            log.warning("database upkeep failed", error=str(exc))
 
     def retry(self) -> None:
         self._failures.clear()

@@ -70,7 +70,7 @@ class Slots(ConfigFiles):
         dsn = self._peer_dsn(up, self.admin_user)
         pw = self._admin_password()
         async with await psycopg.AsyncConnection.connect(
-            dsn, password=pw, connect_timeout=2, autocommit=True
+            dsn, password=pw, connect_timeout=1, autocommit=True
         ) as c:
             cur = await c.execute(
                 "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s"
