@@ -23,6 +23,7 @@ DEFAULT_METRICS_PORT = 8009  # the agent's unauthenticated /metrics (pod port "a
 
 # Paths inside the database container; env vars carry them to the agent.
 CONFIG_DIR = "/etc/zenith"  # projected, read-only
+AGENT_TLS_DIR = "/etc/zenith-tls"  # spec.agentSpec.tlsSecret: the agent serves HTTPS
 DATA_DIR = "/var/lib/zenith"  # the PVC
 AGENT_TOKEN_KEY = "agent-token"  # key in the operator-made Secret, projected at CONFIG_DIR/agent/
 

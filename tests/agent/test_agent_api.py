@@ -61,6 +61,9 @@ class MemoryEngine:
     def config_hash(self) -> str | None:
         return "h1"
 
+    def retry(self) -> None:
+        return None
+
     async def init(self) -> None:
         self.data = True
 

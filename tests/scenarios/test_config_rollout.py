@@ -118,6 +118,10 @@ def _event_reasons(cluster: Cluster) -> list[str]:
         # a hot standby needs max_connections >= the primary's: raising it standby first
         # works; the former active is restarted right after the switchover
         ("max_connections", "max_connections = 250", "200", "250"),
+        # lowering it: the restarted standby runs with the primary's 200 until it is
+        # promoted (else PostgreSQL aborts its recovery); the former active restarts
+        # into 150 once it has replayed the new primary's lower value (issue 12 item 4)
+        ("max_connections", "max_connections = 150", "200", "150"),
     ],
 )
 def test_config_change_rolls_out_standby_first_then_switchover(
@@ -289,12 +293,13 @@ def test_single_instance_restarts_in_place_with_the_new_config(
             cluster.core.delete_namespaced_config_map("single-rollout-db", cluster.namespace)
 
 
-def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
+def test_a_setting_postgres_refuses_stops_at_the_standby_and_a_revert_heals(
     configured: tuple[Cluster, list[dict[str, Any]]],
 ) -> None:
-    """A hot standby cannot run with max_connections below the primary's: the standby
-    restarted first does not start, the active keeps serving (async), no switchover
-    happens. Reverting the ConfigMap restarts the standby again with the old value."""
+    """A setting PostgreSQL refuses: the standby restarted first does not start, the
+    active keeps serving (async), no switchover happens. Reverting the ConfigMap restarts
+    the standby again with the old configuration. (Lowering max_connections used to be
+    the example; the agent now starts such a standby with the primary's value.)"""
     cluster, docs = configured
     status = cluster.wait_normal(timeout=180)
     old_active = status["activeInstance"]
@@ -311,7 +316,7 @@ def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
     try:
         wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
         cluster.core.patch_namespaced_config_map(
-            cm_name, cluster.namespace, {"data": {key: original + "max_connections = 150\n"}}
+            cm_name, cluster.namespace, {"data": {key: original + "shared_buffers = 'lots'\n"}}
         )
         wait_for(
             "the standby failing to start",
@@ -346,3 +351,38 @@ def test_lowering_max_connections_stops_at_the_standby_and_a_revert_heals(
     lost = missing_acknowledged(ips[old_active], creds, writer.acked_ids)
     assert not lost, f"acknowledged writes lost: {sorted(lost)[:20]}"
     assert "RolloutRetargeted" in _event_reasons(cluster)
+
+
+def test_failing_recovery_is_bounded_and_reported(
+    configured: tuple[Cluster, list[dict[str, Any]]],
+) -> None:
+    """A setting PostgreSQL refuses: the restarted standby fails to start, its agent stops
+    trying after 3 starts with that configuration (no rewind/clone loop) and the reason,
+    with PostgreSQL's FATAL line, reaches status.message; the active keeps serving; fixing
+    the ConfigMap heals it (issue 12 item 4)."""
+    cluster, docs = configured
+    status = cluster.wait_normal(timeout=180)
+    db_config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and "db-config" in d["metadata"]["name"]
+    )
+    cm_name, key = db_config["metadata"]["name"], next(iter(db_config["data"]))
+    good = db_config["data"][key]
+    cluster.core.patch_namespaced_config_map(
+        cm_name, cluster.namespace, {"data": {key: good + "shared_buffers = 'lots'\n"}}
+    )
+    message = wait_for(
+        "the bounded failure in status.message",
+        lambda: (m := cluster.status().get("message", "")) and "3 times" in m and m,
+        240,
+        0.2,
+    )
+    print(f"\nstatus.message: {message}")
+    assert "failed to start 3 times with this configuration" in message
+    assert "FATAL" in message and "not trying again" in message
+    assert cluster.status()["activeInstance"] == status["activeInstance"]
+    creds = cluster.credentials()
+    active_ip = cluster.pod_ips()[status["activeInstance"]]
+    assert _show(active_ip, creds, "transaction_read_only") == "off"  # still writable
+    cluster.core.patch_namespaced_config_map(cm_name, cluster.namespace, {"data": {key: good}})
+    final = cluster.wait_normal(timeout=240)
+    assert final.get("replicationMode") == "sync"

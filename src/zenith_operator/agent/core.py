@@ -21,7 +21,7 @@ import structlog
 
 from zenith_operator import __version__
 from zenith_operator.agent import metrics, watchdog
-from zenith_operator.agent.commands import CommandRunner
+from zenith_operator.agent.commands import Busy, CommandRunner
 from zenith_operator.agent.config import AgentConfig
 from zenith_operator.agent.engine import Engine, EngineError, EngineStatus, RunMode
 from zenith_operator.agent.lease import Lease
@@ -84,11 +84,12 @@ class Agent:
         self._engine_status: EngineStatus | None = None
         self._engine_status_at = 0.0
         self._reading: asyncio.Task[EngineStatus] | None = None
+        self._restarting: asyncio.Task[None] | None = None  # a restart the engine asked for
         # the database should be running (started by a command or at boot, not stopped
         # since): when it is not, it crashed and the agent restarts it on its own
         self._want_running = False
         self._crash_restarts: list[float] = []
-        self._restarting: asyncio.Task[None] | None = None
+        self._crash_restart: asyncio.Task[None] | None = None
         self.boot_id = uuid.uuid4().hex[:12]
         self.started_at = time.time()
 
@@ -137,7 +138,7 @@ class Agent:
 
     async def shutdown(self) -> None:
         self._want_running = False
-        for task in (self._watcher, self._refresher, self._restarting):
+        for task in (self._watcher, self._refresher, self._restarting, self._crash_restart):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -193,7 +194,7 @@ class Agent:
                 self._fence_retry_at = time.monotonic() + 1.0
                 log.exception("fencing failed")
             if self._must_restart():
-                self._restarting = asyncio.get_running_loop().create_task(self._restart())
+                self._crash_restart = asyncio.get_running_loop().create_task(self._restart())
             await asyncio.sleep(TICK)
 
     def _must_restart(self) -> bool:
@@ -201,7 +202,7 @@ class Agent:
         it, and the agent has not restarted it too often lately."""
         if self.runner.busy is not None or not self._crashed_now():
             return False
-        if self._restarting is not None and not self._restarting.done():
+        if self._crash_restart is not None and not self._crash_restart.done():
             return False
         now = time.monotonic()
         self._crash_restarts = [t for t in self._crash_restarts if now - t < CRASH_WINDOW]
@@ -308,10 +309,35 @@ class Agent:
         """Keep the engine status fresh for /health (which never queries the engine)."""
         while True:
             try:
-                await asyncio.wait_for(self.engine_status(), WEDGED_AFTER)
+                es = await asyncio.wait_for(self.engine_status(), WEDGED_AFTER)
+                self._restart_if_asked(es)
             except Exception as exc:  # reported by /health as not ready
                 log.debug("engine status refresh failed", error=str(exc))
             await asyncio.sleep(REFRESH_EVERY)
+
+    def _restart_if_asked(self, es: EngineStatus) -> None:
+        """Restart a standby's database that asks for it (EngineStatus.restart), when no
+        command runs; never an active's (that is the operator's switchover to decide)."""
+        if es.restart is None or self.state.role != Role.STANDBY or self.runner.busy:
+            return
+        if self._restarting is not None and not self._restarting.done():
+            return
+        reason = es.restart
+
+        async def body() -> None:
+            log.info("restarting the database", reason=reason)
+            await self.engine.stop()
+            await self._start_database()
+
+        async def attempt() -> None:
+            try:
+                await self.runner.run("restart", body)
+            except Busy:
+                return  # a command came first; the next refresh asks again
+            except EngineError as exc:
+                self.last_error = f"restart: {exc}"
+
+        self._restarting = asyncio.get_running_loop().create_task(attempt())
 
     async def status(self) -> AgentStatus:
         return self._status_from(await self.engine_status())
@@ -496,6 +522,7 @@ class Agent:
                 raise Conflict("no data: promote to initialise or follow a peer to clone")
             if self.engine.running():
                 return False, "already running"
+            self.engine.retry()  # asked explicitly: try even a start that kept failing
             await self._start_database()
             return True, f"started {self._run_mode()}"
 

@@ -52,6 +52,9 @@ class EngineStatus:
     replication: ReplicationStatus = field(default_factory=ReplicationStatus)
     engine_version: str | None = None
     error: str | None = None
+    # why the database wants a restart in its current mode (the agent restarts a standby
+    # when no command runs), e.g. postgres: its primary lowered a hot-standby setting
+    restart: str | None = None
 
 
 def always() -> bool:
@@ -125,3 +128,8 @@ class Engine(Protocol):
         ...
 
     def config_hash(self) -> str | None: ...
+
+    def retry(self) -> None:
+        """Forget failed starts: the next start tries again even with the same settings
+        (an engine may refuse to repeat a start that failed the same way, see postgres)."""
+        ...

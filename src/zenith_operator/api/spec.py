@@ -417,6 +417,12 @@ class AgentSpec(SpecModel):
         max_length=MAX_REFS,
         description="ConfigMaps projected at /etc/zenith/agent/ (e.g. agent.yaml)",
     )
+    tls_secret: ObjectName | None = Field(
+        default=None,
+        description="a kubernetes.io/tls Secret (tls.crt, tls.key, optional ca.crt): the "
+        "agents serve HTTPS with it and the operator verifies them against its ca.crt "
+        "(else tls.crt) and the name POD.NAME.NAMESPACE.svc",
+    )
 
 
 _FREE: JsonDict = {"x-kubernetes-preserve-unknown-fields": True}

@@ -7,10 +7,12 @@ breaks a poll of the others (as Patroni's `_MemberStatus.unknown`).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
@@ -57,9 +59,19 @@ class AgentClient:
         self.scheme = scheme
         # called after each status poll: (seconds, error kind or None) — metrics.py
         self.on_status: Callable[[float, str | None], None] | None = None
+        # pod IP -> (the name its certificate must carry, the context verifying it): the
+        # agents that serve HTTPS (controller/agent_tls.py); the others are called on http
+        self.tls: dict[str, tuple[str, ssl.SSLContext]] = {}
+
+    def _tls(self, url: str) -> dict[str, Any]:
+        found = self.tls.get(urlsplit(url).hostname or "")
+        if found is None:
+            return {}
+        return {"ssl": found[1], "server_hostname": found[0]}
 
     def _url(self, host: str, port: int, path: str) -> str:
-        return f"{self.scheme}://{host}:{port}{API_PREFIX}{path}"
+        scheme = "https" if host in self.tls else self.scheme
+        return f"{scheme}://{host}:{port}{API_PREFIX}{path}"
 
     async def _call(
         self,
@@ -78,6 +90,7 @@ class AgentClient:
                 json=payload,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
+                **self._tls(url),
             ) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status >= 400:

@@ -15,6 +15,7 @@ import base64
 import concurrent.futures
 import functools
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from zenith_operator.api.spec import SpecError, ZenithClusterSpec, parse_spec
 from zenith_operator.api.status import ZenithClusterStatus
 from zenith_operator.controller import metrics
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
+from zenith_operator.controller.agent_tls import pod_server_name, read_context
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
@@ -80,6 +82,9 @@ def next_interval(
                 if down_at > now:
                     wait = min(wait, max(0.05, down_at - now + 0.01 - poll_timeout))
     return wait
+
+
+TLS_REREAD_AFTER = 10.0  # seconds: certificate errors re-read the TLS Secret at most this often
 
 
 def ensure_agent_token(kube: Kube, body: dict[str, Any]) -> str:
@@ -156,6 +161,8 @@ class HaLoop:
         self.pod_keys: dict[str, tuple[Any, ...]] = {}  # pod name -> PodInfo.wake_key()
         self._spec: tuple[Any, ZenithClusterSpec] | None = None  # (raw spec, parsed)
         self._scaled_to: int | None = None  # the held scale-down last applied
+        self._tls: dict[str, ssl.SSLContext] = {}  # agent TLS Secret -> client context
+        self._tls_read_at = 0.0
 
     def notify(self) -> None:
         """The ZenithCluster changed (a watch event): run a cycle now if its settings did."""
@@ -226,6 +233,24 @@ class HaLoop:
             await asyncio.gather(*waiters, return_exceptions=True)
         self.wake.clear()
 
+    async def _agent_tls(self, client: AgentClient, view: ClusterView) -> None:
+        """https to each pod whose agent mounts a TLS Secret (as its pod spec says, so a
+        spec change reaches each pod with its restart), verified by agent_tls.py."""
+        secrets = {p.agent_tls_secret for p in view.pods.values() if p.agent_tls_secret}
+        for name in set(self._tls) - secrets:
+            del self._tls[name]
+        loop = asyncio.get_running_loop()
+        for name in sorted(secrets - set(self._tls)):
+            read = functools.partial(read_context, self.kube, self.key[0], name)
+            self._tls[name] = await loop.run_in_executor(self.pool, read)
+            self._tls_read_at = time.monotonic()
+        ns, cluster = self.key
+        client.tls = {
+            p.ip: (pod_server_name(p.name, cluster, ns), self._tls[p.agent_tls_secret])
+            for p in view.pods.values()
+            if p.ip and p.agent_tls_secret
+        }
+
     async def cycle(self, client: AgentClient, executor: Executor) -> float:
         # kopf replaces the live body's dict on every event and never mutates the old
         # one, so a shallow copy is a consistent snapshot (the executor copies to write).
@@ -251,6 +276,7 @@ class HaLoop:
                 self.pool, functools.partial(ensure_agent_token, self.kube, body)
             )
             client.token = self.token
+        await self._agent_tls(client, view)
         m = self.memory
         if m.status is None:
             m.status = ZenithClusterStatus.model_validate(body.get("status") or {})
@@ -259,6 +285,9 @@ class HaLoop:
         obs = await poll(view, client, m, time.time())
         if any(o.error and "HTTP 401" in o.error for o in obs.instances):
             self.token = None  # rotated Secret: read it again next cycle
+        bad_cert = any(o.error and "CERTIFICATE" in o.error for o in obs.instances)
+        if bad_cert and time.monotonic() - self._tls_read_at > TLS_REREAD_AFTER:
+            self._tls.clear()  # a rotated CA: read the Secrets again next cycle
         # decided as of the end of the poll: a silent agent has been silent until then
         # (its poll timed out), and every time bound is checked against the later clock
         now = time.time()

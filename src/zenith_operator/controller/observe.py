@@ -21,6 +21,7 @@ from zenith_operator.ha.model import InstanceObservation, Observations, Settings
 from zenith_operator.ha.states import FailoverPolicy
 from zenith_operator.ha.times import parse
 from zenith_operator.ha.timing import probe_kill_seconds
+from zenith_operator.resources.pod import AGENT_TLS_VOLUME
 from zenith_operator.resources.workload import held_replicas
 from zenith_operator.wire import AgentStatus
 
@@ -36,7 +37,7 @@ class PodInfo:
     role_label: str | None
     config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
     liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
-
+    agent_tls_secret: str | None = None  # the Secret its agent serves HTTPS with
     restarts: int = 0  # restartCount of the database container
     running: bool = False  # the database container's state is `running`
     finished_at: float | None = None  # latest termination of the database container (unix)
@@ -68,6 +69,7 @@ class PodInfo:
             restarts=int(container.get("restartCount") or 0),
             running="running" in (container.get("state") or {}),
             finished_at=_finished_at(container),
+            agent_tls_secret=_agent_tls_secret(pod),
         )
 
 
@@ -80,6 +82,14 @@ def _finished_at(container: Mapping[str, Any]) -> float | None:
         if at is not None:
             found.append(at)
     return max(found, default=None)
+
+
+def _agent_tls_secret(pod: Mapping[str, Any]) -> str | None:
+    """The Secret mounted as the agent's certificate: that pod's agent serves HTTPS only."""
+    for v in (pod.get("spec") or {}).get("volumes") or []:
+        if v.get("name") == AGENT_TLS_VOLUME:
+            return (v.get("secret") or {}).get("secretName")
+    return None
 
 
 def _liveness_kill(pod: Mapping[str, Any]) -> float | None:

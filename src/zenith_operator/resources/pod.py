@@ -34,6 +34,9 @@ MERGEABLE = {"resources", "env", "envFrom", "volumeMounts", "volumeDevices", "po
 REPLACEABLE = {"securityContext", "lifecycle", "imagePullPolicy", "workingDir"}
 
 
+AGENT_TLS_VOLUME = "agent-tls"
+
+
 def _field_env(name: str, path: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
@@ -73,26 +76,27 @@ def container_env(ref: ClusterRef, spec: ZenithClusterSpec) -> list[dict[str, An
     ]
 
 
-def _http(path: str, port: str = "agent") -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}}
+def _http(path: str, port: str = "agent", scheme: str = "HTTP") -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port, "scheme": scheme}}
 
 
 def probes(spec: ZenithClusterSpec) -> dict[str, Any]:
     z = spec.zenith_spec
     live = liveness_timing(z.polling_interval, z.unreachable_timeout)
+    scheme = "HTTPS" if spec.agent_spec.tls_secret else "HTTP"
     # Every second: liveness only starts once the startup probe succeeded, and a container
     # that hangs before that (a freeze right after a restart) is not killed until
     # STARTUP_SECONDS. The agent's /health answers as soon as it listens.
     startup_period = 1
     return {
         "startupProbe": {
-            **_http(HEALTH_PATH),
+            **_http(HEALTH_PATH, scheme=scheme),
             "periodSeconds": startup_period,
             "timeoutSeconds": 1,
             "failureThreshold": STARTUP_SECONDS // startup_period,
         },
         "livenessProbe": {
-            **_http(HEALTH_PATH),
+            **_http(HEALTH_PATH, scheme=scheme),
             "periodSeconds": live.period_seconds,
             "timeoutSeconds": live.timeout_seconds,
             "failureThreshold": live.failure_threshold,
@@ -100,7 +104,7 @@ def probes(spec: ZenithClusterSpec) -> dict[str, Any]:
             "terminationGracePeriodSeconds": live.kill_grace_seconds,
         },
         "readinessProbe": {
-            **_http(READY_PATH),
+            **_http(READY_PATH, scheme=scheme),
             "periodSeconds": min(z.polling_interval, 5),
             "timeoutSeconds": 1,
             "failureThreshold": 2,
@@ -149,7 +153,20 @@ def base_container(ref: ClusterRef, spec: ZenithClusterSpec) -> dict[str, Any]:
     }
     if z.image_pull_policy:
         container["imagePullPolicy"] = z.image_pull_policy
+    if spec.agent_spec.tls_secret:
+        container["env"].append({"name": "ZENITH_TLS_DIR", "value": naming.AGENT_TLS_DIR})
+        mount = {"name": AGENT_TLS_VOLUME, "mountPath": naming.AGENT_TLS_DIR, "readOnly": True}
+        container["volumeMounts"].append(mount)
     return container
+
+
+def agent_tls_volume(secret: str) -> dict[str, Any]:
+    """The agent's certificate and key (spec.agentSpec.tlsSecret)."""
+    items = [{"key": k, "path": k} for k in ("tls.crt", "tls.key")]
+    return {
+        "name": AGENT_TLS_VOLUME,
+        "secret": {"secretName": secret, "items": items, "defaultMode": 0o440},
+    }
 
 
 def _merge_named(
@@ -222,7 +239,7 @@ def _merge_mounts(
         mount_path = str(mount.get("mountPath", ""))
         if any(mount_path == r or mount_path.startswith(r + "/") for r in reserved):
             raise SpecError(f"{path}[{i}].mountPath", f"{mount_path!r} is the operator's mount")
-        if mount.get("name") in (CONFIG_VOLUME,):
+        if mount.get("name") in (CONFIG_VOLUME, AGENT_TLS_VOLUME):
             raise SpecError(f"{path}[{i}].name", "volume 'config' is the operator's")
     return ours + copy.deepcopy(theirs)
 
@@ -315,12 +332,14 @@ def pod_template(
     containers, inits = _containers(ref, spec)
     volumes = [projected_volume(ref.name, sources)]
     for i, vol in enumerate(t.spec.volumes):
-        if vol.get("name") in (CONFIG_VOLUME, DATA_VOLUME):
+        if vol.get("name") in (CONFIG_VOLUME, DATA_VOLUME, AGENT_TLS_VOLUME):
             raise SpecError(
                 f"spec.template.spec.volumes[{i}].name",
                 f"volume name {vol.get('name')!r} is reserved",
             )
         volumes.append(copy.deepcopy(vol))
+    if spec.agent_spec.tls_secret:
+        volumes.append(agent_tls_volume(spec.agent_spec.tls_secret))
     annotations = {**t.metadata.annotations, naming.CONFIG_HASH_ANNOTATION: config_hash}
     if spec.zenith_spec.db_specs:
         annotations[DB_SPECS_ANNOTATION] = json.dumps(spec.zenith_spec.db_specs, sort_keys=True)

@@ -171,6 +171,9 @@ class CommandEngine:
             self._config_hash = db_settings(self.config.config_dir)[1]
         return self._config_hash
 
+    def retry(self) -> None:
+        return None  # every start runs the start command
+
     async def init(self) -> None:
         if self.has_data():
             return
