@@ -85,7 +85,7 @@ class Node:
     mode: str = "async"
     sync_standby: str | None = None
     initialised: bool = False
-    config: int = 0  # the config hash its pod was created with
+    revision: int = 0  # the StatefulSet revision its pod was created from
     port: int = 0  # the agent port its pod was created with
     probe_kill: float = 0.0  # worst-case liveness kill of the probe it was created with
     inflight: Inflight | None = None
@@ -143,7 +143,7 @@ class Sim:
         self.next_write = 1
         self.log: list[str] = []
         self.decision: Decision | None = None
-        self.config = 0  # the StatefulSet template's config hash
+        self.revision = 0  # the StatefulSet template's revision (its updateRevision)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -190,18 +190,24 @@ class Sim:
     def recreate(self, i: int) -> None:
         n = self.nodes[i]
         if not n.pod:
-            n.pod, n.uid, n.config, n.port = True, n.uid + 1, self.config, self.port
+            n.pod, n.uid, n.revision, n.port = True, n.uid + 1, self.revision, self.port
             n.probe_kill = self._probe_kill()
             self.restart(i)
 
     def change_config(self, i: int = 0) -> None:
-        """A ConfigMap edit: the template's hash changes, existing pods keep theirs."""
-        self.config += 1
+        """A template edit (ConfigMap content, image, env, ...): a new revision, existing
+        pods keep theirs."""
+        self.revision += 1
 
     def set_timers(self, k: int) -> None:
-        """A live edit of pollingInterval / unreachableTimeout (running pods keep their
-        probes)."""
+        """A live edit of pollingInterval / unreachableTimeout: the probes change, so the
+        template gets a new revision (running pods keep their probes until replaced)."""
         interval, timeout = TIMERS[k % len(TIMERS)]
+        if (interval, timeout) != (
+            self.settings.polling_interval,
+            self.settings.unreachable_timeout,
+        ):
+            self.revision += 1
         self.settings = replace(
             self.settings, polling_interval=interval, unreachable_timeout=timeout
         )
@@ -392,7 +398,7 @@ class Sim:
                     agent=self._report(n) if ok else None,
                     error=None if ok else "unreachable",
                     last_ok=self.last_ok.get(n.name),
-                    config_hash=f"h{n.config}" if n.pod else None,
+                    revision=f"c-{n.revision}" if n.pod else None,
                     silent_since=self.silent_since.get(n.name),
                     liveness_kill_seconds=n.probe_kill if n.pod else None,
                 )
@@ -402,7 +408,7 @@ class Sim:
             instances=tuple(out),
             started_at=self.started_at,
             lease_renewed_at=self.renewed,
-            desired_config_hash=f"h{self.config}",
+            update_revision=f"c-{self.revision}",
         )
 
     # ------------------------------------------------------------------ actions
@@ -537,7 +543,7 @@ class Sim:
         return (
             self.status.state == State.NORMAL.value
             and self.status.rollout is None
-            and all(n.config == self.config for n in self.nodes)
+            and all(n.revision == self.revision for n in self.nodes)
         )
 
     def run_until_rolled_out(self, limit: int) -> bool:
