@@ -233,11 +233,11 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
     a = p.inst(active)
     s = p.inst(standby) if standby else None
     pause = ""
-    if standby is None:
-        if replacing := _single_replace(p, active):
-            return p.finish(_keep(p, State.ACTIVE_DOWN), replacing)
-        if a.pod_exists and (paused := rollout.paused(p, active, _why(a))):
-            pause = f"; {paused}"
+    if replacing := _replace_stale_active(p, active, standby):
+        down = State.BOTH_DOWN if s is not None and p.down(s) else State.ACTIVE_DOWN
+        return p.finish(_keep(p, p.state if p.state in DOWN_STATES else down), replacing)
+    if standby is None and a.pod_exists and (paused := rollout.paused(p, active, _why(a))):
+        pause = f"; {paused}"
     both = s is not None and p.down(s)
     down_state = State.BOTH_DOWN if both else State.ACTIVE_DOWN
     if a.answering and a.agent is not None:
@@ -364,11 +364,15 @@ def _maybe_restart(p: Plan, name: str) -> None:
         p.act(DeletePod(name, o.pod_uid, grace=DEAD_POD_GRACE_SECONDS))
 
 
-def _single_replace(p: Plan, active: str) -> str | None:
-    """A single instance that does not serve on a stale pod (the template was fixed or
-    reverted while it could not start) is replaced with the current template."""
+def _replace_stale_active(p: Plan, active: str, standby: str | None) -> str | None:
+    """An active that does not serve on a stale pod (the template was fixed or reverted
+    while it could not start) is replaced with the current template: it writes nothing
+    now, and a restart with the same template would fail the same way. In a pair only
+    when its agent answers and no in-sync standby can take over (a failover comes first)."""
     a = p.inst(active)
     r = p.st.rollout
+    if standby is not None and (a.agent is None or _in_sync_standby(p, standby)):
+        return None
     quiet = a.agent is not None or p.down(a)  # never for a mere missed poll
     if quiet and rollout.replaceable(p, active) and (r is None or r.deleted_uid != a.pod_uid):
         restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
@@ -529,6 +533,13 @@ def _failover(p: Plan, started: str = "") -> Decision:
         return p.finish(State.FAILOVER, f"failover to {target}: waiting for its agent ({_why(t)})")
     if t.busy:
         return p.finish(State.FAILOVER, f"failover to {target}: {target} is busy with {t.busy}")
+    if t.agent is not None and rollout.replaceable(p, target):
+        # its database cannot start on a template since changed (a fix, a revert): the
+        # promote would fail forever; a new pod with the current template can take over
+        r = p.st.rollout
+        if r is None or r.deleted_uid != t.pod_uid:
+            text = rollout.restart(p, target, RolloutStep.RESTART_STANDBY)
+            return p.finish(State.FAILOVER, f"failover to {target}: {text}")
     p.label(source, "none")
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
@@ -681,15 +692,14 @@ def _restart_streaming_standby(p: Plan, standby: str) -> str | None:
 
 
 def _restart_stale_standby(p: Plan, standby: str) -> str | None:
-    """During a rollout (or Initializing), a stale standby that does not stream is
-    restarted with the template instead of being rebuilt with its old one: the former
-    active right after the switchover, or a standby whose template was changed (again, a
-    fix or a revert) while it could not start. Only when no command runs on it."""
+    """A stale standby that does not stream is restarted with the template instead of
+    being rebuilt with its old one: the former active right after a rollout's
+    switchover, a standby whose template was changed (again: a fix, a revert) while it
+    could not start, or one a failure recreated from a template since reverted. Only
+    when no command runs on it."""
     r = p.st.rollout
     s = p.inst(standby)
     if not rollout.stale(p, standby) or s.busy:
-        return None
-    if r is None and p.state not in (None, State.INITIALIZING):
         return None
     if r is not None and r.step == RolloutStep.STALLED and r.to_revision == p.obs.update_revision:
         return None
@@ -699,8 +709,10 @@ def _restart_stale_standby(p: Plan, standby: str) -> str | None:
     )
     if commanded:
         return None
-    if r is None:
+    if r is None and p.state in (None, State.INITIALIZING):
         return rollout.restart(p, standby, RolloutStep.REPLACE_UNINITIALIZED)
+    if r is None:
+        return rollout.restart(p, standby, RolloutStep.RESTART_STANDBY)
     former = r.step in (RolloutStep.SWITCHOVER, RolloutStep.RESTART_FORMER_ACTIVE)
     step = RolloutStep.RESTART_FORMER_ACTIVE if former else RolloutStep.RESTART_STANDBY
     return rollout.restart(p, standby, step)

@@ -137,6 +137,8 @@ def restart(p: Plan, name: str, step: RolloutStep) -> str:
         RolloutStep.RESTART_FORMER_ACTIVE: f"restarting the former active {name}",
         RolloutStep.RESTART_INSTANCE: (
             f"restarting the single instance {name} in place (no writes until it is back)"
+            if not p.pair
+            else f"restarting the active {name}, which does not serve"
         ),
         RolloutStep.REPLACE_UNINITIALIZED: f"replacing {name}, which does not serve",
     }.get(step, f"restarting {name}")
@@ -146,12 +148,14 @@ def restart(p: Plan, name: str, step: RolloutStep) -> str:
 
 
 def replaceable(p: Plan, name: str) -> bool:
-    """A stale pod that serves nothing and runs no command: replacing it loses nothing."""
+    """A stale pod whose database is down (crashed, stopped, or no answer) and that runs
+    no command: replacing it with the current template loses nothing (its data is on its
+    volume). A database still starting (crash recovery) is left to finish."""
     o = p.inst(name)
     if not stale(p, name) or o.serving_active or o.busy:
         return False
     a = o.agent
-    return a is None or a.database != DatabaseState.RUNNING
+    return a is None or a.database in (DatabaseState.CRASHED, DatabaseState.STOPPED)
 
 
 def paused(p: Plan, name: str, why: str) -> str | None:

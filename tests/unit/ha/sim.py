@@ -144,6 +144,8 @@ class Sim:
         self.log: list[str] = []
         self.decision: Decision | None = None
         self.revision = 0  # the StatefulSet template's revision (its updateRevision)
+        self.bad: set[int] = set()  # revisions whose database never starts (a bad template)
+        self.good_revision = 0  # the revision before the last bad edit (what a revert restores)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -172,7 +174,7 @@ class Sim:
         n.alive = True
         if n.role == Role.ACTIVE:
             n.fenced = True  # an active boots fenced: no lease survives a restart
-        n.running = n.initialised
+        n.running = n.initialised and n.revision not in self.bad
 
     def freeze_agent(self, i: int) -> None:
         n = self.nodes[i]
@@ -198,6 +200,16 @@ class Sim:
         """A template edit (ConfigMap content, image, env, ...): a new revision, existing
         pods keep theirs."""
         self.revision += 1
+
+    def break_template(self) -> None:
+        """A template edit whose pods' database never starts (a bad image or setting)."""
+        self.good_revision = self.revision
+        self.revision += 1
+        self.bad.add(self.revision)
+
+    def revert_template(self) -> None:
+        """The user reverts the bad edit: the template is the old revision again."""
+        self.revision = self.good_revision
 
     def set_timers(self, k: int) -> None:
         """A live edit of pollingInterval / unreachableTimeout: the probes change, so the
@@ -357,10 +369,13 @@ class Sim:
             receiving=self._streaming(n) is not None,
         )
         busy = n.inflight.kind if n.inflight is not None else None
+        error = None
         if n.running:
             database = DatabaseState.RUNNING
         elif busy in ("start", "promote"):
             database = DatabaseState.STARTING
+        elif n.revision in self.bad and n.initialised:
+            database, error = DatabaseState.CRASHED, "postgres exited with code 1 on start"
         else:
             database = DatabaseState.STOPPED
         return AgentStatus(
@@ -373,6 +388,7 @@ class Sim:
             replication=repl,
             lease_remaining=None,
             busy=busy,
+            last_error=error,
             agent_version="sim",
             engine="sim",
         )
@@ -471,6 +487,11 @@ class Sim:
         self._command(f.action, t, opens=f.opens_writes, was_active=f.was_active)
 
     def _command(self, a: object, t: Node, opens: bool = False, was_active: bool = False) -> None:
+        self._run_command(a, t, opens, was_active)
+        if t.revision in self.bad:
+            t.running = False  # its database exits at once, whatever the command
+
+    def _run_command(self, a: object, t: Node, opens: bool, was_active: bool) -> None:
         if isinstance(a, RenewLease):
             if t.role == Role.ACTIVE:
                 t.lease_until = self.now + a.ttl

@@ -26,6 +26,7 @@ from zenith_operator.ha.model import (
     Decision,
     DeletePod,
     Event,
+    Follow,
     InstanceObservation,
     Observations,
     Promote,
@@ -550,3 +551,65 @@ def test_initializing_never_replaces_a_serving_or_busy_pod() -> None:
     )
     d = decide(st, serving, T0)
     assert deletes(d) == [DeletePod(B, "uid-c-1")]
+
+
+# ------------------------------------------------------------------ recreated by a failure
+
+
+def _crashed(name: str, role: Role) -> InstanceObservation:
+    report = agent(name, role, DatabaseState.CRASHED).model_copy(
+        update={"last_error": "postgres exited with code 1 on start"}
+    )
+    return inst(name, report, uid=f"uid-new-{name}")
+
+
+def test_a_failure_recreated_standby_on_a_reverted_template_is_replaced() -> None:
+    # no rollout ever started: a crash recreated c-1 from the bad template, then reverted
+    st = status(State.STANDBY_PARTIALLY_DOWN, in_sync=False, degraded=True, mode="async")
+    obs = want(
+        observe(
+            h(inst(A, active_report(streaming=False, mode="async"), label="active"), OLD),
+            h(_crashed(B, Role.STANDBY), NEW),
+        ),
+        OLD,
+    )
+    d = decide(st, obs, T0)
+    assert deletes(d) == [DeletePod(B, "uid-new-c-1")]
+    assert not [a for a in d.actions if isinstance(a, Rebuild | Follow)]
+    r = d.status.rollout
+    assert r is not None and r.step == RolloutStep.RESTART_STANDBY and r.to_revision == OLD
+
+
+def test_a_failover_target_that_cannot_start_on_a_stale_template_is_replaced() -> None:
+    st = status(
+        State.FAILOVER, pending=pending("Failover", B, A, attempts=3, last=T0 - 5), renewal=T0 - 100
+    )
+    obs = want(
+        observe(
+            h(inst(A, None, last_ok=T0 - 60, error="timeout"), OLD),
+            h(_crashed(B, Role.ACTIVE), NEW),
+        ),
+        OLD,
+    )
+    d = decide(st, obs, T0)
+    assert d.state == State.FAILOVER and deletes(d) == [DeletePod(B, "uid-new-c-1")]
+    assert not [a for a in d.actions if isinstance(a, Promote)]
+    # the same pod again (cache lag): not deleted twice
+    again = decide(d.status, obs, T0 + 1)
+    assert not deletes(again)
+
+
+def test_a_pair_active_that_cannot_start_on_a_stale_template_is_replaced() -> None:
+    # c-1 is not in sync: no failover; the active's pod runs a template since reverted
+    st = status(State.ACTIVE_DOWN, in_sync=False, degraded=True, mode="async")
+    obs = want(
+        observe(h(_crashed(A, Role.ACTIVE), NEW), h(inst(B, standby_report(receiving=False)), OLD)),
+        OLD,
+    )
+    d = decide(st, obs, T0)
+    assert deletes(d) == [DeletePod(A, "uid-new-c-0")]
+    assert "restarting the active c-0, which does not serve" in d.reason
+    # with an in-sync standby the failover comes first: the active's pod is kept
+    synced = status(State.ACTIVE_DOWN)
+    d = decide(synced, obs, T0)
+    assert not deletes(d)
