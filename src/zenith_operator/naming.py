@@ -14,6 +14,8 @@ CLUSTER_LABEL = f"{LABEL_PREFIX}/cluster"
 INSTANCE_LABEL = "statefulset.kubernetes.io/pod-name"
 RESUME_ANNOTATION = f"{LABEL_PREFIX}/resume"  # change its value to leave ManualIntervention
 CONFIG_HASH_ANNOTATION = f"{LABEL_PREFIX}/config-hash"
+# set on each pod by the StatefulSet controller: the template revision it was created from
+REVISION_LABEL = "controller-revision-hash"
 
 CONTAINER_NAME = "zenith-ha"
 DEFAULT_AGENT_PORT = 8008

@@ -244,6 +244,11 @@ class LocalStorage(SpecModel):
         return self
 
 
+# Kubernetes CEL quantity library; int-or-string values go through string()
+SHRINK_RULE = "!quantity(string(self)).isLessThan(quantity(string(oldSelf)))"
+SHRINK_MESSAGE = "storageSize cannot shrink: a volume can only grow"
+
+
 class ZenithSpec(SpecModel):
     """The database: topology, software, storage, configuration and HA timing."""
 
@@ -290,13 +295,14 @@ class ZenithSpec(SpecModel):
         default=DEFAULT_STORAGE_SIZE,
         description="size of each instance's data volume: bytes, or a quantity such as "
         "5G or 10Gi (no sign, no m/u/n, at most 6 digits before the point, suffix up to "
-        "P/Pi); immutable",
+        "P/Pi). It may grow (the PVCs are expanded when their StorageClass allows volume "
+        "expansion), never shrink",
         json_schema_extra={
             "x-kubernetes-int-or-string": True,
             "minimum": 1,  # the API server checks minimum on integers, pattern on strings
             "maxLength": 16,
             "pattern": STORAGE_SIZE_PATTERN,
-            "x-kubernetes-validations": [_cel("self == oldSelf", "storageSize is immutable")],
+            "x-kubernetes-validations": [_cel(SHRINK_RULE, SHRINK_MESSAGE)],
         },
     )
     replication_ssl_mandatory: bool = Field(

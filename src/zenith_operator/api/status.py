@@ -65,17 +65,24 @@ class PendingAction(StatusModel):
 
 
 class RolloutStatus(StatusModel):
-    """A configuration rollout in progress (recorded before any pod is deleted)."""
+    """A rollout of the StatefulSet's pod template in progress (recorded before any pod is
+    deleted): any template change (image, resources, env, sidecars, probes, config hash)."""
 
-    target_hash: str = Field(description="config hash of the StatefulSet's pod template")
+    from_revision: str | None = Field(
+        default=None, description="StatefulSet revision the pods ran when the rollout started"
+    )
+    to_revision: str = Field(
+        default="", description="StatefulSet revision being rolled out (its updateRevision)"
+    )
     step: str = Field(
         description=(
-            "RestartStandby, Switchover, RestartFormerActive (pair) or RestartInstance "
-            "(single instance)"
+            "RestartStandby, Switchover, RestartFormerActive (pair), RestartInstance "
+            "(single instance), ReplaceUninitialized (pods that never started), Paused "
+            "(a pod on the new revision does not start) or Stalled"
         )
     )
     instance: str | None = Field(default=None, description="the instance this step acts on")
-    since: str | None = Field(default=None, description="when the rollout started")
+    started: str | None = Field(default=None, description="when the rollout started")
     deleted_uid: str | None = Field(
         default=None, description="uid of the pod last deleted for this rollout"
     )
@@ -110,7 +117,7 @@ class ZenithClusterStatus(StatusModel):
     pending_action: PendingAction | None = None
     rollout: RolloutStatus | None = Field(
         default=None,
-        description="configuration rollout in progress (see docs/states.md, Configuration changes)",
+        description="pod template rollout in progress (see docs/states.md, Rollouts)",
     )
     resume_token: str | None = Field(
         default=None,

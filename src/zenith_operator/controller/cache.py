@@ -1,4 +1,4 @@
-"""Watch-fed caches the HA loop reads instead of the API: pods and StatefulSet templates.
+"""Watch-fed caches the HA loop reads instead of the API: pods and StatefulSet revisions.
 
 kopf keeps one watch stream per kind (server-side label selectors, set at start-up in
 handlers.configure) and calls these index functions on every event; an index maps a
@@ -13,14 +13,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from zenith_operator import naming
-from zenith_operator.controller.observe import PodInfo, template_config_hash
+from zenith_operator.controller.observe import PodInfo, update_revision
 
 POD_SELECTOR = "app.kubernetes.io/name=zenith"  # naming.selector_labels without the instance
 STS_SELECTOR = "app.kubernetes.io/managed-by=zenith-operator"
 
 Key = tuple[str, str]  # (namespace, cluster name)
 PodIndex = Mapping[Key, Iterable[PodInfo]]
-HashIndex = Mapping[Key, Iterable[str]]
+RevisionIndex = Mapping[Key, Iterable[str]]
 
 
 def pod_entry(namespace: str | None, body: Mapping[str, Any]) -> dict[Key, PodInfo]:
@@ -32,19 +32,19 @@ def pod_entry(namespace: str | None, body: Mapping[str, Any]) -> dict[Key, PodIn
     return {(namespace or "", cluster): PodInfo.of(body)}
 
 
-def template_entry(namespace: str | None, body: Mapping[str, Any]) -> dict[Key, str]:
-    """A StatefulSet (named after its cluster) -> its pod template's config hash."""
+def revision_entry(namespace: str | None, body: Mapping[str, Any]) -> dict[Key, str]:
+    """A StatefulSet (named after its cluster) -> its pod template's revision ('' unknown)."""
     meta = body.get("metadata") or {}
     labels = meta.get("labels") or {}
     cluster = labels.get(naming.CLUSTER_LABEL)
     if not cluster or meta.get("name") != naming.statefulset_name(cluster):
         return {}
-    return {(namespace or "", cluster): template_config_hash(body) or ""}
+    return {(namespace or "", cluster): update_revision(body) or ""}
 
 
 def pods_of(index: PodIndex, key: Key) -> list[PodInfo]:
     return list(index.get(key, ()))
 
 
-def template_hash_of(index: HashIndex, key: Key) -> str | None:
+def update_revision_of(index: RevisionIndex, key: Key) -> str | None:
     return next((h for h in index.get(key, ()) if h), None)

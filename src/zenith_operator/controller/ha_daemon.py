@@ -16,7 +16,7 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.controller.api_health import ApiHealth
-from zenith_operator.controller.cache import Key, pod_entry, template_entry
+from zenith_operator.controller.cache import Key, pod_entry, revision_entry
 from zenith_operator.controller.ha_loop import HaLoop
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.observe import PodInfo
@@ -45,7 +45,7 @@ async def zenith_pods(
 
 @kopf.index("apps", "v1", "statefulsets", id="zenith_templates")
 async def zenith_templates(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, str]:
-    return template_entry(namespace, body)
+    return revision_entry(namespace, body)
 
 
 def agent_session() -> aiohttp.ClientSession:

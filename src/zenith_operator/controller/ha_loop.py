@@ -30,7 +30,13 @@ from zenith_operator.controller import metrics
 from zenith_operator.controller.agent_client import STATUS_TIMEOUT, AgentClient
 from zenith_operator.controller.agent_tls import pod_server_name, read_context
 from zenith_operator.controller.api_health import ApiHealth
-from zenith_operator.controller.cache import HashIndex, Key, PodIndex, pods_of, template_hash_of
+from zenith_operator.controller.cache import (
+    Key,
+    PodIndex,
+    RevisionIndex,
+    pods_of,
+    update_revision_of,
+)
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
 from zenith_operator.controller.observe import ClusterView, Memory, PodInfo, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
@@ -137,7 +143,7 @@ class HaLoop:
         kube: Kube,
         body: Mapping[str, Any],
         pods: PodIndex,
-        templates: HashIndex,
+        templates: RevisionIndex,
         api: ApiHealth,
         session: aiohttp.ClientSession,
         pool: concurrent.futures.Executor | None,
@@ -260,7 +266,7 @@ class HaLoop:
             view = view_of(
                 body,
                 pods_of(self.pods, self.key),
-                template_hash_of(self.templates, self.key),
+                update_revision_of(self.templates, self.key),
                 self._parsed(body),
             )
         except SpecError as exc:

@@ -122,6 +122,8 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: st
             memo.repairs.mark(key)
             log.warning("API error, will retry", error=str(exc))
             raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    if result.resizing:  # follow the PVCs' growth at the next repair tick
+        memo.repairs.mark(key)
     if not (result.changes or result.spec_error or result.conflict):
         log.debug("in sync", trigger=trigger)
     _report(body, result, log)

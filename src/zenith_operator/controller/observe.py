@@ -35,7 +35,7 @@ class PodInfo:
     ready: bool
     deleting: bool
     role_label: str | None
-    config_hash: str | None = None  # naming.CONFIG_HASH_ANNOTATION of this pod
+    revision: str | None = None  # naming.REVISION_LABEL: the template revision it runs
     liveness_kill_seconds: float | None = None  # worst case of the agent's deployed probe
     agent_tls_secret: str | None = None  # the Secret its agent serves HTTPS with
     restarts: int = 0  # restartCount of the database container
@@ -64,7 +64,7 @@ class PodInfo:
             ready=ready,
             deleting=bool(meta.get("deletionTimestamp")),
             role_label=(meta.get("labels") or {}).get(naming.ROLE_LABEL),
-            config_hash=(meta.get("annotations") or {}).get(naming.CONFIG_HASH_ANNOTATION),
+            revision=(meta.get("labels") or {}).get(naming.REVISION_LABEL),
             liveness_kill_seconds=_liveness_kill(pod),
             restarts=int(container.get("restartCount") or 0),
             running="running" in (container.get("state") or {}),
@@ -108,7 +108,7 @@ class ClusterView:
     spec: ZenithClusterSpec
     settings: Settings
     pods: dict[str, PodInfo]
-    desired_config_hash: str | None = None  # the StatefulSet pod template's config hash
+    update_revision: str | None = None  # the StatefulSet's template revision
 
     @property
     def agent_port(self) -> int:
@@ -168,7 +168,7 @@ def settings_of(body: Mapping[str, Any], spec: ZenithClusterSpec) -> Settings:
 def view_of(
     body: dict[str, Any],
     pods: Iterable[PodInfo],
-    template_hash: str | None,
+    update_revision: str | None,
     spec: ZenithClusterSpec | None = None,
 ) -> ClusterView:
     """The cycle's view from cached state (no API call). Raises SpecError.
@@ -180,22 +180,27 @@ def view_of(
         spec=spec,
         settings=settings_of(body, spec),
         pods={p.name: p for p in pods},
-        desired_config_hash=template_hash,
+        update_revision=update_revision,
     )
 
 
-def template_config_hash(sts: Mapping[str, Any] | None) -> str | None:
-    """The config hash the StatefulSet gives new pods (None: no StatefulSet / not ours yet).
+def update_revision(sts: Mapping[str, Any] | None) -> str | None:
+    """The revision the StatefulSet gives new pods: `status.updateRevision` once the
+    StatefulSet controller has observed the current generation (None: unknown yet).
 
-    With `updateStrategy: OnDelete` an existing pod keeps the hash it was created with:
-    a difference is what the HA loop's configuration rollout acts on.
+    With `updateStrategy: OnDelete` an existing pod keeps the revision it was created
+    from (its naming.REVISION_LABEL): a difference is what the HA loop's rollout acts on.
     """
     if not sts:
         return None
-    template = (sts.get("spec") or {}).get("template") or {}
-    annotations = (template.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(naming.CONFIG_HASH_ANNOTATION)
-    return str(value) if value else None
+    meta = sts.get("metadata") or {}
+    status = sts.get("status") or {}
+    value = status.get("updateRevision")
+    generation = meta.get("generation")
+    observed = status.get("observedGeneration")
+    if not value or generation is None or observed is None or observed < generation:
+        return None
+    return str(value)
 
 
 # Both times come from the node's clock (the kubelet's finishedAt, whole seconds, and
@@ -282,7 +287,7 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
             last_ok=memory.last_ok.get(uid),
             seen_since=memory.seen.get(uid),
             inflight=memory.inflight.get(pod_name),
-            config_hash=pod.config_hash,
+            revision=pod.revision,
             silent_since=memory.silent_since.get(uid),
             liveness_kill_seconds=pod.liveness_kill_seconds,
             proven_dead=not ok and _proven_dead(pod, memory, uid),
@@ -295,5 +300,5 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         instances=tuple(instances),
         started_at=memory.started_at,
         lease_renewed_at=memory.lease_renewed_at,
-        desired_config_hash=view.desired_config_hash,
+        update_revision=view.update_revision,
     )

@@ -28,7 +28,14 @@ from zenith_operator.controller.reconcile_conditions import (
     set_condition,
 )
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
-from zenith_operator.controller.reconcile_storage import release_stale_claim
+from zenith_operator.controller.reconcile_storage import (
+    GROWN,
+    RESIZING,
+    VOLUME_EXPANSION,
+    expansion_condition,
+    grow_claims,
+    release_stale_claim,
+)
 from zenith_operator.controller.spec_errors import (
     check_local_paths_free,
     check_static,
@@ -48,7 +55,12 @@ class Result:
 
     @property
     def changes(self) -> list[Applied]:
-        return [a for a in self.applied if a.action in ("created", "patched")]
+        return [a for a in self.applied if a.action in ("created", "patched", GROWN)]
+
+    @property
+    def resizing(self) -> bool:
+        """PVCs are growing: reconcile again soon to follow their progress."""
+        return any(a.action in (GROWN, RESIZING) for a in self.applied)
 
     @property
     def immutable(self) -> list[Applied]:
@@ -127,6 +139,9 @@ def apply_all(kube: Kube, body: dict[str, Any]) -> list[Applied]:
             applied.append(Applied(Ref.of(obj), "patched", "released for its claim again"))
     for obj in want.namespaced:
         applied.append(_apply_child(kube, obj))
+    sts = next((o for o in want.namespaced if o["kind"] == "StatefulSet"), None)
+    if sts is not None:
+        applied += grow_claims(kube, sts, cluster.ref.name)
     return applied
 
 
@@ -161,6 +176,12 @@ def reconcile(kube: Kube, body: dict[str, Any]) -> Result:
         else Wanted(RESOURCES_READY, "True", "Reconciled", "all resources are in place")
     )
     result.resources_condition_changed = set_condition(kube, body, ready)
+    had = any(
+        c.get("type") == VOLUME_EXPANSION
+        for c in (body.get("status") or {}).get("conditions") or []
+    )
+    if (expansion := expansion_condition(result.applied, had)) is not None:
+        set_condition(kube, body, expansion)
     return result
 
 

@@ -5,7 +5,9 @@
   are ignored; quantities compare by value); when they differ, send a merge patch with
   the desired fields, plus `null` for fields we set last time and no longer want
   (remembered in the LAST_APPLIED annotation, like `kubectl apply`);
-- immutable StatefulSet fields are never patched: a difference is reported instead.
+- immutable StatefulSet fields are never patched: a difference is reported instead,
+  except the claim templates' storage size, which stays as created (the PVCs grow
+  instead, reconcile_storage.grow_claims).
 """
 
 from __future__ import annotations
@@ -115,6 +117,29 @@ def _without_immutable(kind: str, part: dict[str, Any]) -> tuple[dict[str, Any],
     return patchable, frozen
 
 
+def wanted_claim_sizes(sts: dict[str, Any]) -> dict[str, str]:
+    """Claim template name -> the storage request the spec wants for its PVCs."""
+    out: dict[str, str] = {}
+    for tmpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+        storage = (((tmpl.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
+            "storage"
+        )
+        if storage is not None:
+            out[tmpl["metadata"]["name"]] = str(storage)
+    return out
+
+
+def keep_claim_sizes(current: dict[str, Any], desired: dict[str, Any]) -> None:
+    """Give `desired` (a StatefulSet) the claim sizes `current` has: they are immutable,
+    and the PVCs grow instead (grow_claims)."""
+    have = wanted_claim_sizes(current)
+    for tmpl in (desired.get("spec") or {}).get("volumeClaimTemplates") or []:
+        size = have.get(tmpl["metadata"]["name"])
+        requests = ((tmpl.get("spec") or {}).get("resources") or {}).get("requests")
+        if size is not None and isinstance(requests, dict) and "storage" in requests:
+            requests["storage"] = size
+
+
 def check_owner(current: dict[str, Any], desired: dict[str, Any]) -> None:
     want = (desired.get("metadata") or {}).get("ownerReferences") or []
     have = (current.get("metadata") or {}).get("ownerReferences") or []
@@ -132,6 +157,9 @@ def apply(kube: Kube, desired: dict[str, Any], owned: bool = True) -> Applied:
     """Create or patch `desired`; `owned=False` (shared StorageClass): create only."""
     ref = Ref.of(desired)
     current = kube.get(ref)
+    if current is not None and desired["kind"] == "StatefulSet":
+        desired = copy.deepcopy(desired)
+        keep_claim_sizes(current, desired)
     part = managed_part(desired)
     stamped = copy.deepcopy(desired)
     stamped["metadata"].setdefault("annotations", {})[LAST_APPLIED] = json.dumps(

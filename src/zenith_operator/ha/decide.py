@@ -150,6 +150,8 @@ def _initialize(p: Plan, why: str) -> Decision:
                 return _manual(p, behind)
         p.st.active_instance = active
     o = p.inst(active)
+    if not o.serving_active and (replacing := _replace_uninitialized(p)):
+        return p.finish(State.INITIALIZING, f"{prefix}{replacing}")
     if o.serving_active:
         p.clear_pending(PendingKind.INITIALIZE)
         p.renew(active)
@@ -169,7 +171,32 @@ def _initialize(p: Plan, why: str) -> Decision:
     intent = p.pending(PendingKind.INITIALIZE, active)
     if p.attempt(intent):
         p.make_writable(Promote(active, p.ttl))
-    return p.finish(State.INITIALIZING, f"{prefix}initialising {active} as the active")
+    return p.finish(
+        State.INITIALIZING, f"{prefix}initialising {active} as the active{_start_error(p, o)}"
+    )
+
+
+def _replace_uninitialized(p: Plan) -> str | None:
+    """Initializing: one stale pod that serves nothing is replaced with the current
+    template (a fixed configuration heals without waiting for Normal)."""
+    r = p.st.rollout
+    for name in sorted(p.names, key=lambda n: n == p.st.active_instance):
+        o = p.inst(name)
+        if not rollout.replaceable(p, name) or (r is not None and r.deleted_uid == o.pod_uid):
+            continue
+        return rollout.restart(p, name, RolloutStep.REPLACE_UNINITIALIZED)
+    return None
+
+
+def _start_error(p: Plan, o: InstanceObservation) -> str:
+    """' (the agent's start error)' while its database is not running, with a Warning
+    Event when the error is new; '' otherwise."""
+    a = o.agent
+    if a is None or not a.last_error or a.database == DatabaseState.RUNNING:
+        return ""
+    if a.last_error not in (p.old.message or ""):
+        p.event("DatabaseStartFailed", f"{o.name}: {a.last_error}", warning=True)
+    return f" ({_db(o)})"
 
 
 def _ahead_of(p: Plan, active: str) -> str | None:
@@ -205,6 +232,12 @@ def _run(p: Plan, active: str) -> Decision:
 def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
     a = p.inst(active)
     s = p.inst(standby) if standby else None
+    pause = ""
+    if replacing := _replace_stale_active(p, active, standby):
+        down = State.BOTH_DOWN if s is not None and p.down(s) else State.ACTIVE_DOWN
+        return p.finish(_keep(p, p.state if p.state in DOWN_STATES else down), replacing)
+    if standby is None and a.pod_exists and (paused := rollout.paused(p, active, _why(a))):
+        pause = f"; {paused}"
     both = s is not None and p.down(s)
     down_state = State.BOTH_DOWN if both else State.ACTIVE_DOWN
     if a.pod_deleting and standby is not None and _in_sync_standby(p, standby):
@@ -224,7 +257,7 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
                     f"{active}'s {a.agent.timeline}: cannot tell which holds the acknowledged "
                     "writes",
                 )
-        why = f"{active} answers but does not serve ({_db(a)})"
+        why = f"{active} answers but does not serve ({_db(a)}){pause}"
         if a.busy:
             why = f"{active} is busy with {a.busy}"
         elif block := p.promote_block(active):
@@ -249,7 +282,7 @@ def _active_not_serving(p: Plan, active: str, standby: str | None) -> Decision:
             state,
             f"{active} has not answered for {silent:.0f}s ({_why(a)}); down after {p.timeout}s",
         )
-    why = f"{active} is down ({_why(a)})"
+    why = f"{active} is down ({_why(a)}){pause}"
     if p.state not in DOWN_STATES and not _in_sync_standby(p, standby):
         return p.finish(down_state, why)
     # an in-sync standby takes over in this very cycle (the intent is written first)
@@ -336,6 +369,22 @@ def _maybe_restart(p: Plan, name: str) -> None:
         # silent for 2 x unreachableTimeout: past any lease it held, so it cannot be
         # writing; a frozen process cannot honour a 30 s graceful stop anyway
         p.act(DeletePod(name, o.pod_uid, grace=DEAD_POD_GRACE_SECONDS))
+
+
+def _replace_stale_active(p: Plan, active: str, standby: str | None) -> str | None:
+    """An active that does not serve on a stale pod (the template was fixed or reverted
+    while it could not start) is replaced with the current template: it writes nothing
+    now, and a restart with the same template would fail the same way. In a pair only
+    when its agent answers and no in-sync standby can take over (a failover comes first)."""
+    a = p.inst(active)
+    r = p.st.rollout
+    if standby is not None and (a.agent is None or _in_sync_standby(p, standby)):
+        return None
+    quiet = a.agent is not None or p.down(a)  # never for a mere missed poll
+    if quiet and rollout.replaceable(p, active) and (r is None or r.deleted_uid != a.pod_uid):
+        restarting = rollout.restart(p, active, RolloutStep.RESTART_INSTANCE)
+        return f"{active} does not serve ({_why(a)}); {restarting}"
+    return None
 
 
 def _single_down(p: Plan, active: str, why: str) -> Decision:
@@ -433,6 +482,8 @@ def _assess_standby(p: Plan, active: str, prefix: str) -> Decision:
         else:
             why = _recover_standby(p, active, standby)
         state = State.STANDBY_PARTIALLY_DOWN
+    if not streaming and (pause := rollout.paused(p, standby, _why(s))):
+        why += f"; {pause}"
     if p.state == State.INITIALIZING:
         state = State.INITIALIZING
     reason = prefix + why + (f"; {', '.join(notes)}" if notes else "")
@@ -491,6 +542,13 @@ def _failover(p: Plan, started: str = "") -> Decision:
         return p.finish(State.FAILOVER, f"failover to {target}: waiting for its agent ({_why(t)})")
     if t.busy:
         return p.finish(State.FAILOVER, f"failover to {target}: {target} is busy with {t.busy}")
+    if t.agent is not None and rollout.replaceable(p, target):
+        # its database cannot start on a template since changed (a fix, a revert): the
+        # promote would fail forever; a new pod with the current template can take over
+        r = p.st.rollout
+        if r is None or r.deleted_uid != t.pod_uid:
+            text = rollout.restart(p, target, RolloutStep.RESTART_STANDBY)
+            return p.finish(State.FAILOVER, f"failover to {target}: {text}")
     p.label(source, "none")
     if p.attempt(intent):
         p.make_writable(Promote(target, p.ttl))
@@ -610,7 +668,7 @@ def _switchover(p: Plan, prefix: str = "") -> Decision:
 
 
 def _rollout_in_normal(p: Plan, active: str, standby: str, normal: str) -> Decision:
-    """Normal, standby in sync: the next step of a configuration rollout, if any.
+    """Normal, standby in sync: the next step of a pod template rollout, if any.
 
     Standby first; a switchover only to an updated, in-sync standby; the former active
     last. Acts only when the previous poll was Normal too (never during a failure).
@@ -635,20 +693,20 @@ def _rollout_in_normal(p: Plan, active: str, standby: str, normal: str) -> Decis
             return p.finish(
                 State.STANDBY_PARTIALLY_STARTING,
                 f"{normal}; {ROLLOUT_REASON}: switching {active} to async before restarting "
-                f"{standby} with the new configuration",
+                f"{standby} with the new template",
             )
         if rollout.stale(p, active):
             r = rollout.record(p, RolloutStep.SWITCHOVER, standby)
             if r.step != RolloutStep.STALLED:
                 p.event(
                     "RolloutSwitchover",
-                    f"{standby} runs the new configuration and is in sync: switching over "
+                    f"{standby} runs the new pod template and is in sync: switching over "
                     f"from {active}",
                 )
-                why = f"{ROLLOUT_REASON} ({standby} runs the new configuration, in sync)"
+                why = f"{ROLLOUT_REASON} ({standby} runs the new template, in sync)"
                 return _start_switchover(p, active, standby, why)
     elif rollout.any_stale(p):
-        return p.finish(State.NORMAL, f"{normal}; configuration rollout waits one more poll")
+        return p.finish(State.NORMAL, f"{normal}; the rollout waits one more poll")
     done = rollout.complete(p)
     return p.finish(State.NORMAL, f"{normal}; {done}" if done else normal)
 
@@ -665,15 +723,16 @@ def _restart_streaming_standby(p: Plan, standby: str) -> str | None:
 
 
 def _restart_stale_standby(p: Plan, standby: str) -> str | None:
-    """During a rollout, a stale standby that does not stream is restarted with the
-    template instead of being rebuilt with its old configuration: the former active right
-    after the switchover, or a standby whose configuration was changed (again) while it
-    could not start. Only when no command runs on it."""
+    """A stale standby that does not stream is restarted with the template instead of
+    being rebuilt with its old one: the former active right after a rollout's
+    switchover, a standby whose template was changed (again: a fix, a revert) while it
+    could not start, or one a failure recreated from a template since reverted. Only
+    when no command runs on it."""
     r = p.st.rollout
     s = p.inst(standby)
-    if r is None or not rollout.stale(p, standby) or s.busy:
+    if not rollout.stale(p, standby) or s.busy:
         return None
-    if r.step == RolloutStep.STALLED and r.target_hash == p.obs.desired_config_hash:
+    if r is not None and r.step == RolloutStep.STALLED and r.to_revision == p.obs.update_revision:
         return None
     commanded = any(
         getattr(a, "pod", None) == standby and not isinstance(a, LabelPod | Event)
@@ -681,13 +740,17 @@ def _restart_stale_standby(p: Plan, standby: str) -> str | None:
     )
     if commanded:
         return None
+    if r is None and p.state in (None, State.INITIALIZING):
+        return rollout.restart(p, standby, RolloutStep.REPLACE_UNINITIALIZED)
+    if r is None:
+        return rollout.restart(p, standby, RolloutStep.RESTART_STANDBY)
     former = r.step in (RolloutStep.SWITCHOVER, RolloutStep.RESTART_FORMER_ACTIVE)
     step = RolloutStep.RESTART_FORMER_ACTIVE if former else RolloutStep.RESTART_STANDBY
     return rollout.restart(p, standby, step)
 
 
 def _single_normal(p: Plan, active: str) -> Decision:
-    """Single instance: a configuration rollout restarts the only pod (downtime)."""
+    """Single instance: a rollout restarts the only pod (downtime)."""
     normal = f"{active} is the active and serves"
     pending = p.st.pending_action
     if pending is not None and pending.target not in p.names:

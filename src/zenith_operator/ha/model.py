@@ -50,7 +50,7 @@ class InstanceObservation:
     # here, never from its predecessor's last answer (its start-up grace)
     seen_since: float | None = None
     inflight: str | None = None  # long command the executor is running on this pod
-    config_hash: str | None = None  # the pod's naming.CONFIG_HASH_ANNOTATION (its template)
+    revision: str | None = None  # the pod's controller-revision-hash label (its template)
     silent_since: float | None = None  # first poll it did not answer since the last good one
     liveness_kill_seconds: float | None = None  # worst case of the pod's deployed probe
     # the kubelet reports the container of the agent that last answered as finished (and
@@ -94,8 +94,9 @@ class Observations:
     instances: tuple[InstanceObservation, ...]  # the expected instances, by ordinal
     started_at: float = 0.0  # when this operator process started (wall clock)
     lease_renewed_at: float | None = None  # end of the last lease grant attempt (memory)
-    # the StatefulSet pod template's naming.CONFIG_HASH_ANNOTATION (None: unknown)
-    desired_config_hash: str | None = None
+    # the StatefulSet's status.updateRevision, once it has observed the current template
+    # (None: unknown); a pod on another revision runs an older template
+    update_revision: str | None = None
 
     def get(self, name: str | None) -> InstanceObservation | None:
         return next((i for i in self.instances if i.name == name), None)

@@ -83,10 +83,13 @@ class PendingKind(StrEnum):
 
 
 class RolloutStep(StrEnum):
-    """Steps of a configuration rollout (status.rollout.step), see docs/states.md."""
+    """Steps of a pod template rollout (status.rollout.step), see docs/states.md."""
 
     RESTART_STANDBY = "RestartStandby"
     SWITCHOVER = "Switchover"
     RESTART_FORMER_ACTIVE = "RestartFormerActive"
     RESTART_INSTANCE = "RestartInstance"  # single instance: restart in place (downtime)
-    STALLED = "Stalled"  # too many restarts without the pods taking the new hash
+    # Initializing: pods that never served are replaced with the new template at once
+    REPLACE_UNINITIALIZED = "ReplaceUninitialized"
+    PAUSED = "Paused"  # a pod on the new revision does not start: wait for a fix or revert
+    STALLED = "Stalled"  # too many restarts without the pods taking the new revision

@@ -88,7 +88,7 @@ def test_rules_and_defaults() -> None:
         "type": "integer",
     }
     assert nodes[".spec.zenithSpec.storageSize"]["x-kubernetes-validations"][0]["rule"] == (
-        "self == oldSelf"
+        "!quantity(string(self)).isLessThan(quantity(string(oldSelf)))"
     )
 
 

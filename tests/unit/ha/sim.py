@@ -86,7 +86,7 @@ class Node:
     mode: str = "async"
     sync_standby: str | None = None
     initialised: bool = False
-    config: int = 0  # the config hash its pod was created with
+    revision: int = 0  # the StatefulSet revision its pod was created from
     port: int = 0  # the agent port its pod was created with
     probe_kill: float = 0.0  # worst-case liveness kill of the probe it was created with
     inflight: Inflight | None = None
@@ -144,7 +144,9 @@ class Sim:
         self.next_write = 1
         self.log: list[str] = []
         self.decision: Decision | None = None
-        self.config = 0  # the StatefulSet template's config hash
+        self.revision = 0  # the StatefulSet template's revision (its updateRevision)
+        self.bad: set[int] = set()  # revisions whose database never starts (a bad template)
+        self.good_revision = 0  # the revision before the last bad edit (what a revert restores)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -181,7 +183,7 @@ class Sim:
         n.alive = True
         if n.role == Role.ACTIVE:
             n.fenced = True  # an active boots fenced: no lease survives a restart
-        n.running = n.initialised
+        n.running = n.initialised and n.revision not in self.bad
 
     def freeze_agent(self, i: int) -> None:
         n = self.nodes[i]
@@ -199,18 +201,34 @@ class Sim:
     def recreate(self, i: int) -> None:
         n = self.nodes[i]
         if not n.pod:
-            n.pod, n.uid, n.config, n.port = True, n.uid + 1, self.config, self.port
+            n.pod, n.uid, n.revision, n.port = True, n.uid + 1, self.revision, self.port
             n.probe_kill = self._probe_kill()
             self.restart(i)
 
     def change_config(self, i: int = 0) -> None:
-        """A ConfigMap edit: the template's hash changes, existing pods keep theirs."""
-        self.config += 1
+        """A template edit (ConfigMap content, image, env, ...): a new revision, existing
+        pods keep theirs."""
+        self.revision += 1
+
+    def break_template(self) -> None:
+        """A template edit whose pods' database never starts (a bad image or setting)."""
+        self.good_revision = self.revision
+        self.revision += 1
+        self.bad.add(self.revision)
+
+    def revert_template(self) -> None:
+        """The user reverts the bad edit: the template is the old revision again."""
+        self.revision = self.good_revision
 
     def set_timers(self, k: int) -> None:
-        """A live edit of pollingInterval / unreachableTimeout (running pods keep their
-        probes)."""
+        """A live edit of pollingInterval / unreachableTimeout: the probes change, so the
+        template gets a new revision (running pods keep their probes until replaced)."""
         interval, timeout = TIMERS[k % len(TIMERS)]
+        if (interval, timeout) != (
+            self.settings.polling_interval,
+            self.settings.unreachable_timeout,
+        ):
+            self.revision += 1
         self.settings = replace(
             self.settings, polling_interval=interval, unreachable_timeout=timeout
         )
@@ -360,10 +378,13 @@ class Sim:
             receiving=self._streaming(n) is not None,
         )
         busy = n.inflight.kind if n.inflight is not None else None
+        error = None
         if n.running:
             database = DatabaseState.RUNNING
         elif busy in ("start", "promote"):
             database = DatabaseState.STARTING
+        elif n.revision in self.bad and n.initialised:
+            database, error = DatabaseState.CRASHED, "postgres exited with code 1 on start"
         else:
             database = DatabaseState.STOPPED
         return AgentStatus(
@@ -376,6 +397,7 @@ class Sim:
             replication=repl,
             lease_remaining=None,
             busy=busy,
+            last_error=error,
             agent_version="sim",
             engine="sim",
         )
@@ -401,7 +423,7 @@ class Sim:
                     agent=self._report(n) if ok else None,
                     error=None if ok else "unreachable",
                     last_ok=self.last_ok.get(n.name),
-                    config_hash=f"h{n.config}" if n.pod else None,
+                    revision=f"c-{n.revision}" if n.pod else None,
                     silent_since=self.silent_since.get(n.name),
                     liveness_kill_seconds=n.probe_kill if n.pod else None,
                     # the kubelet reports the dead container of an agent that answered
@@ -413,7 +435,7 @@ class Sim:
             instances=tuple(out),
             started_at=self.started_at,
             lease_renewed_at=self.renewed,
-            desired_config_hash=f"h{self.config}",
+            update_revision=f"c-{self.revision}",
         )
 
     # ------------------------------------------------------------------ actions
@@ -476,6 +498,11 @@ class Sim:
         self._command(f.action, t, opens=f.opens_writes, was_active=f.was_active)
 
     def _command(self, a: object, t: Node, opens: bool = False, was_active: bool = False) -> None:
+        self._run_command(a, t, opens, was_active)
+        if t.revision in self.bad:
+            t.running = False  # its database exits at once, whatever the command
+
+    def _run_command(self, a: object, t: Node, opens: bool, was_active: bool) -> None:
         if isinstance(a, RenewLease):
             if t.role == Role.ACTIVE:
                 t.lease_until = self.now + a.ttl
@@ -548,7 +575,7 @@ class Sim:
         return (
             self.status.state == State.NORMAL.value
             and self.status.rollout is None
-            and all(n.config == self.config for n in self.nodes)
+            and all(n.revision == self.revision for n in self.nodes)
         )
 
     def run_until_rolled_out(self, limit: int) -> bool:

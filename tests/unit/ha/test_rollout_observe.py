@@ -1,4 +1,4 @@
-"""The controller side of the rollout: hashes from the cached pods and StatefulSet."""
+"""The controller side of the rollout: revisions from the cached pods and StatefulSet."""
 
 from __future__ import annotations
 
@@ -8,47 +8,54 @@ from zenith_operator import naming
 from zenith_operator.controller.cache import (
     pod_entry,
     pods_of,
-    template_entry,
-    template_hash_of,
+    revision_entry,
+    update_revision_of,
 )
-from zenith_operator.controller.observe import PodInfo, template_config_hash, view_of
+from zenith_operator.controller.observe import PodInfo, update_revision, view_of
 
 
-def _pod(name: str, config_hash: str | None) -> dict[str, Any]:
-    annotations = {naming.CONFIG_HASH_ANNOTATION: config_hash} if config_hash else {}
-    return {"metadata": {"name": name, "uid": f"u-{name}", "annotations": annotations}}
+def _pod(name: str, revision: str | None) -> dict[str, Any]:
+    labels = {naming.REVISION_LABEL: revision} if revision else {}
+    return {"metadata": {"name": name, "uid": f"u-{name}", "labels": labels}}
 
 
-def _sts(config_hash: str) -> dict[str, Any]:
-    return {
-        "spec": {
-            "template": {"metadata": {"annotations": {naming.CONFIG_HASH_ANNOTATION: config_hash}}}
-        }
-    }
+def _sts(revision: str, generation: int = 2, observed: int | None = 2) -> dict[str, Any]:
+    status: dict[str, Any] = {"updateRevision": revision, "currentRevision": "c-old"}
+    if observed is not None:
+        status["observedGeneration"] = observed
+    return {"metadata": {"name": "c", "generation": generation}, "spec": {}, "status": status}
 
 
-def test_pod_and_template_hashes() -> None:
-    assert PodInfo.of(_pod("c-0", "abc")).config_hash == "abc"
-    assert PodInfo.of(_pod("c-0", None)).config_hash is None
-    assert template_config_hash(_sts("def")) == "def"
-    assert template_config_hash(None) is None
-    assert template_config_hash({"spec": {}}) is None
+def test_pod_and_statefulset_revisions() -> None:
+    assert PodInfo.of(_pod("c-0", "c-abc")).revision == "c-abc"
+    assert PodInfo.of(_pod("c-0", None)).revision is None
+    assert update_revision(_sts("c-def")) == "c-def"
+    assert update_revision(None) is None
+    assert update_revision({"metadata": {"generation": 1}, "spec": {}}) is None
+
+
+def test_update_revision_unknown_until_the_controller_observed_the_generation() -> None:
+    # right after a template edit updateRevision still names the previous template
+    assert update_revision(_sts("c-old", generation=3, observed=2)) is None
+    assert update_revision(_sts("c-new", generation=3, observed=3)) == "c-new"
+    assert update_revision(_sts("c-new", generation=3, observed=None)) is None
 
 
 def _labelled(obj: dict[str, Any], **labels: str) -> dict[str, Any]:
-    obj["metadata"]["labels"] = labels
+    obj["metadata"]["labels"] = {**obj["metadata"].get("labels", {}), **labels}
     return obj
 
 
-def test_the_caches_index_pods_and_templates_by_cluster() -> None:
-    pod = _labelled(_pod("c-0", "old"), **naming.selector_labels("c"))
+def test_the_caches_index_pods_and_revisions_by_cluster() -> None:
+    pod = _labelled(_pod("c-0", "c-old"), **naming.selector_labels("c"))
     assert pod_entry("ns", pod) == {("ns", "c"): PodInfo.of(pod)}
     assert pod_entry("ns", _labelled(_pod("x-0", None), **{"app": "other"})) == {}
-    sts = _sts("new")
-    sts["metadata"] = {"name": "c", "labels": {naming.CLUSTER_LABEL: "c"}}
-    assert template_entry("ns", sts) == {("ns", "c"): "new"}
+    sts = _labelled(_sts("c-new"), **{naming.CLUSTER_LABEL: "c"})
+    assert revision_entry("ns", sts) == {("ns", "c"): "c-new"}
+    unobserved = _labelled(_sts("c-new", observed=1), **{naming.CLUSTER_LABEL: "c"})
+    assert revision_entry("ns", unobserved) == {("ns", "c"): ""}
     sts["metadata"]["name"] = "not-c"
-    assert template_entry("ns", sts) == {}
+    assert revision_entry("ns", sts) == {}
 
 
 def test_view_of_reads_only_cached_state() -> None:
@@ -56,16 +63,17 @@ def test_view_of_reads_only_cached_state() -> None:
         "metadata": {"name": "c", "namespace": "ns"},
         "spec": {"zenithSpec": {"replicas": 2}},
     }
-    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "old")), PodInfo.of(_pod("c-1", "new"))]}
-    templates = {("ns", "c"): ["new"]}
-    view = view_of(body, pods_of(pods, ("ns", "c")), template_hash_of(templates, ("ns", "c")))
-    assert view.desired_config_hash == "new"
-    assert view.pods["c-0"].config_hash == "old"
+    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "c-old")), PodInfo.of(_pod("c-1", "c-new"))]}
+    revisions = {("ns", "c"): ["c-new"]}
+    view = view_of(body, pods_of(pods, ("ns", "c")), update_revision_of(revisions, ("ns", "c")))
+    assert view.update_revision == "c-new"
+    assert view.pods["c-0"].revision == "c-old"
     assert view.settings.replicas == 2
 
 
-def test_no_statefulset_in_the_cache_only_hides_the_template_hash() -> None:
+def test_no_statefulset_in_the_cache_only_hides_the_update_revision() -> None:
     body = {"metadata": {"name": "c", "namespace": "ns"}, "spec": {"zenithSpec": {}}}
-    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "old"))]}
-    view = view_of(body, pods_of(pods, ("ns", "c")), template_hash_of({}, ("ns", "c")))
-    assert view.desired_config_hash is None and view.pods["c-0"].config_hash == "old"
+    pods = {("ns", "c"): [PodInfo.of(_pod("c-0", "c-old"))]}
+    view = view_of(body, pods_of(pods, ("ns", "c")), update_revision_of({}, ("ns", "c")))
+    assert view.update_revision is None and view.pods["c-0"].revision == "c-old"
+    assert update_revision_of({("ns", "c"): [""]}, ("ns", "c")) is None

@@ -20,6 +20,7 @@ from .crds import CrdManager
 from .endpoints import EndpointsController
 from .gc import Collector
 from .protection import StorageProtection
+from .pvcresize import PvcResize
 from .resources import Registry
 from .rest import Api, Ctx
 from .rootca import RootCAPublisher
@@ -56,6 +57,7 @@ class ApiServer:
         self.endpoints = EndpointsController(self.api)
         if storage_protection:  # pvc-protection / pv-protection finalizers, as kube adds
             self.protection = StorageProtection(self.api)
+        self.pvc_resize = PvcResize(self.api)  # PVC update rules and resize admission
         self.root_ca = RootCAPublisher(self.api)  # kube-root-ca.crt in every namespace
         # tokens: static bearer token -> user name (RBAC applies); other tokens are admin
         self.app = App(self.api, bookmark_interval, tokens)

@@ -1,4 +1,5 @@
-"""x-kubernetes-validations rules, evaluated with cel-python (`celpy`)."""
+"""x-kubernetes-validations rules, evaluated with cel-python (`celpy`) and the Kubernetes
+quantity library (celquantity.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import celpy
 from celpy.adapter import json_to_cel
 
+from .celquantity import FUNCTIONS
 from .errors import OMIT, FieldError
 
 NIL = "<nil>"
@@ -30,7 +32,7 @@ def program(rule: str) -> Any:
     """Compiled program for `rule` (bounded LRU cache); raises on compile errors."""
     prog = _CACHE.get(rule)
     if prog is None:
-        prog = _ENV.program(_ENV.compile(rule))
+        prog = _ENV.program(_ENV.compile(rule), functions=FUNCTIONS)
         _CACHE[rule] = prog
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)

@@ -198,9 +198,10 @@ class Node:
         for pvc in pvcs:
             if pvc["metadata"].get("deletionTimestamp"):
                 continue
-            if (pvc.get("status") or {}).get("phase") == "Bound":
-                continue
             try:
+                if (pvc.get("status") or {}).get("phase") == "Bound":
+                    await self._expand(pvc, by_name)
+                    continue
                 await self._bind_claim(pvc, by_name, claimed, pvs)
             except KubeError as e:
                 if e.status != 409:
@@ -209,6 +210,37 @@ class Node:
                 log.warning("cannot provision %s: %r", pvc["metadata"]["name"], e)
         live = {c["metadata"]["uid"] for c in pvcs}
         await self._reclaim(pvs, live)
+
+    async def _expand(self, pvc: Obj, by_name: dict[str, Obj]) -> None:
+        """A bound claim asks for more than its capacity (the API server admitted it, so
+        its StorageClass allows expansion): grow its PV and its capacity, as the external
+        resizer and the kubelet's online filesystem resize do (a directory has no size)."""
+        meta, spec = pvc["metadata"], pvc.get("spec") or {}
+        want = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        have = ((pvc.get("status") or {}).get("capacity") or {}).get("storage")
+        try:
+            if want is None or have is None or _quantity_bytes(want) <= _quantity_bytes(have):
+                return
+        except ValueError:
+            return
+        pv = by_name.get(spec.get("volumeName") or "")
+        if pv is not None:
+            await asyncio.to_thread(
+                self.kube.patch,
+                PVS,
+                None,
+                pv["metadata"]["name"],
+                {"spec": {"capacity": {"storage": want}}},
+            )
+        await asyncio.to_thread(
+            self.kube.patch,
+            PVCS,
+            meta["namespace"],
+            meta["name"],
+            {"status": {"capacity": {"storage": want}}},
+            "status",
+        )
+        log.info("expanded pvc %s/%s to %s", meta["namespace"], meta["name"], want)
 
     async def _bind_claim(
         self, pvc: Obj, by_name: dict[str, Obj], claimed: set[Any], pvs: list[Obj]

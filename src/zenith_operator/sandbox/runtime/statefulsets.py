@@ -8,7 +8,10 @@ it. Behaviour follows kube-controller-manager: pods NAME-<ordinal>, PVCs
 be Running and Ready before the next, Parallel does not; RollingUpdate replaces pods
 from the highest ordinal down (respecting partition), OnDelete only gives the new
 template to pods that are deleted; failed pods are deleted and recreated.
-ControllerRevision objects are not kept: the revision is a hash of the template.
+ControllerRevision objects are not kept: the revision is NAME-<hash of the template>, so
+an equal template (a revert) gets its old revision back, as with ControllerRevisions; each
+pod is labelled with the revision it was created from and `status.updateRevision` is the
+template's, written with `observedGeneration`.
 """
 
 from __future__ import annotations
@@ -248,7 +251,10 @@ def _status(
     revs = [(pod["metadata"].get("labels") or {}).get(REVISION_LABEL) for pod in pods]
     updated = sum(1 for r in revs if r == update_rev)
     ready = sum(1 for pod in pods if is_ready(pod))
-    if updated == len(wanted) and len(pods) == len(wanted):
+    rolling = (sts["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate")
+    # as kube-controller-manager's completeRollingUpdate: with OnDelete the current
+    # revision stays where it was; only updateRevision follows the template
+    if rolling == "RollingUpdate" and updated == len(pods) == ready == len(wanted):
         current_rev = update_rev
     new = {
         "observedGeneration": sts["metadata"].get("generation", 1),
