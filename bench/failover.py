@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from zenith_operator.sandbox.cli import start_sandbox
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.cli import start_sandbox
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,

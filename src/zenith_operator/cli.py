@@ -12,9 +12,9 @@ import sys
 ROLES: dict[str, tuple[str, str]] = {
     "run": ("zenith_operator.controller.run", "run the operator (kopf) against the cluster"),
     "agent": ("zenith_operator.agent.main", "run the in-pod database agent"),
-    "apiserver": ("zenith_operator.sandbox.apiserver.main", "serve the Kubernetes API emulator"),
-    "runtime": ("zenith_operator.sandbox.runtime.main", "run the local pod runtime"),
-    "sandbox": ("zenith_operator.sandbox.cli", "the local sandbox: up, down, demo"),
+    "apiserver": ("zenith_sandbox.apiserver.main", "serve the Kubernetes API emulator"),
+    "runtime": ("zenith_sandbox.runtime.main", "run the local pod runtime"),
+    "sandbox": ("zenith_sandbox.cli", "the local sandbox: up, down, demo"),
     "crds": ("zenith_operator.api.crd", "print or write the generated CRD"),
 }
 

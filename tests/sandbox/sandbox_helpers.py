@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zenith_operator.sandbox.runtime.kube import Kind
+from zenith_sandbox.runtime.kube import Kind
 
 PODAPP = str(Path(__file__).with_name("podapp.py"))
 NAMESPACES = Kind("", "v1", "namespaces", namespaced=False)
@@ -88,7 +88,7 @@ def pod_ready(pod: dict[str, Any] | None) -> bool:
 
 def claim_dir(kube: Any, ns: str, claim: str) -> Path:
     """The host directory backing a bound PVC (the PV's hostPath)."""
-    from zenith_operator.sandbox.runtime.kube import PVCS, PVS
+    from zenith_sandbox.runtime.kube import PVCS, PVS
 
     pvc = kube.get(PVCS, ns, claim)
     assert pvc and pvc["status"]["phase"] == "Bound", pvc

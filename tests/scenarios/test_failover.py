@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.faults import FaultError
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.cli import Sandbox
+from zenith_sandbox.faults import FaultError
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,

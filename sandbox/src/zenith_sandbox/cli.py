@@ -38,8 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from zenith_operator.sandbox.faults import Faults, control_url
-from zenith_operator.sandbox.polling import wait_for
+from zenith_sandbox.faults import Faults, control_url
+from zenith_sandbox.polling import wait_for
 
 STATE_FILE = "state.json"
 ORDER = ("apiserver", "runtime", "operator")  # start order; stop in reverse
@@ -145,7 +145,7 @@ class Sandbox:
     def api(self) -> Any:
         """A kubernetes.client.ApiClient for the sandbox's API server."""
         if self._api is None:
-            from zenith_operator.sandbox.runtime.main import api_client
+            from zenith_sandbox.runtime.main import api_client
 
             self._api = api_client(str(self.kubeconfig))
         return self._api
@@ -199,7 +199,7 @@ class Sandbox:
     def restart_runtime(self, kill: bool = False) -> None:
         """Stop the node (SIGTERM: containers stopped, pod objects kept; kill=True:
         SIGKILL, a node crash) and start it again: the pods' containers restart."""
-        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+        from zenith_sandbox.runtime.processes import reap_leftovers
 
         proc = self.procs.get("runtime")
         if proc is not None and proc.alive():
@@ -264,7 +264,7 @@ class Sandbox:
         return out
 
     def stop(self) -> None:
-        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+        from zenith_sandbox.runtime.processes import reap_leftovers
 
         for name in reversed(ORDER):
             proc = self.procs.get(name)
@@ -307,7 +307,7 @@ def _install_crds(sb: Sandbox) -> None:
     """Install the generated CRD through the API (for an external API server)."""
     import yaml
 
-    from zenith_operator.sandbox.runtime.kube import Kube, KubeError
+    from zenith_sandbox.runtime.kube import Kube, KubeError
 
     path = sb.state_dir / "crds.yaml"
     subprocess.run(_zenith("crds", "--write", str(path)), check=True)
@@ -450,9 +450,9 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _demo(argv: list[str]) -> int:
     try:
-        module = importlib.import_module("zenith_operator.sandbox.demo")
+        module = importlib.import_module("zenith_sandbox.demo")
     except ModuleNotFoundError:
-        print("the demo is not written yet (zenith_operator.sandbox.demo)", file=sys.stderr)
+        print("the demo is not written yet (zenith_sandbox.demo)", file=sys.stderr)
         return 2
     result: int = module.main(argv)
     return result
@@ -461,7 +461,7 @@ def _demo(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "fault":
-        from zenith_operator.sandbox import faults
+        from zenith_sandbox import faults
 
         return faults.main(argv[1:])
     if argv and argv[0] == "demo":

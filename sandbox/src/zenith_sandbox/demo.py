@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from zenith_operator.sandbox.cli import check_reachable_by_database_user, start_sandbox
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.cli import check_reachable_by_database_user, start_sandbox
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,
