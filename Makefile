@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 IMAGE ?= zenith-operator:0.1.0
 CRD := deploy/crds/zenithclusters.huawei.cloudb.com.yaml
 
-.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale image deploy undeploy e2e clean
+.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale layout image deploy undeploy e2e clean
 
 install:  ## create .venv, install the package, PostgreSQL when missing
 	./hack/install.sh
@@ -55,6 +55,9 @@ bench: install  ## failover timings over repeated runs, per fault kind
 BENCH_SCALE_ARGS ?=
 bench-scale: install  ## one operator, N = 10/100/500 clusters with agent doubles (BENCH_SCALE_ARGS=--quick)
 	$(PY) bench/scale.py $(BENCH_SCALE_ARGS)
+
+layout:  ## module sizes and import circles of the product and the sandbox (fails on a circle)
+	python3 hack/layout.py
 
 image:
 	docker build -t $(IMAGE) .
