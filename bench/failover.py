@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-from zenith_sandbox.cli import start_sandbox
 from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
@@ -33,6 +32,7 @@ from zenith_sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import start_sandbox
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:

@@ -22,9 +22,9 @@ import pytest
 from sandbox_helpers import NAMESPACES, eventually
 
 from zenith_sandbox.apiserver import ApiServer
-from zenith_sandbox.cli import Sandbox, start_sandbox
 from zenith_sandbox.runtime.kube import NODES, Kube
 from zenith_sandbox.runtime.main import api_client
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 _counter = itertools.count()
 REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")

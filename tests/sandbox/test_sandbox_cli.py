@@ -12,9 +12,9 @@ import pytest
 from sandbox_helpers import eventually
 
 from zenith_operator import naming
-from zenith_sandbox.cli import Sandbox, start_sandbox
 from zenith_sandbox.runtime.kube import NODES, Kube
 from zenith_sandbox.runtime.processes import read_proc
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,7 @@ def test_cli_up_status_down() -> None:
 def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -> None:
     import os
 
-    from zenith_sandbox.cli import check_reachable_by_database_user
+    from zenith_sandbox.stack import check_reachable_by_database_user
 
     if os.geteuid() != 0:
         pytest.skip("only root hands the database to another user")

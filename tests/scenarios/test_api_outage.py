@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_sandbox.cli import Sandbox
 from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
 from zenith_sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,6 @@ from collections.abc import Callable
 import pytest
 
 from zenith_operator import naming
-from zenith_sandbox.cli import Sandbox
 from zenith_sandbox.faults import FaultError
 from zenith_sandbox.flood import Flood
 from zenith_sandbox.polling import wait_for
@@ -26,6 +25,7 @@ from zenith_sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import Sandbox
 from zenith_sandbox.workload import (
     WritabilityChecker,
     Writer,

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_sandbox.cli import Sandbox
 from zenith_sandbox.faults import FaultError
 from zenith_sandbox.scenario import (
     FAULT_KINDS,
@@ -21,6 +20,7 @@ from zenith_sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from zenith_sandbox.cli import Sandbox
 from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
 from zenith_sandbox.workload import (
     WritabilityChecker,
     Writer,

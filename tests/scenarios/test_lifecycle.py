@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_sandbox.cli import Sandbox
 from zenith_sandbox.scenario import Cluster, run_fault, wait_for
+from zenith_sandbox.stack import Sandbox
 from zenith_sandbox.workload import Writer, missing_acknowledged
 
 pytestmark = pytest.mark.integration

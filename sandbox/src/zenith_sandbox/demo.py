@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from zenith_sandbox.cli import check_reachable_by_database_user, start_sandbox
 from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
@@ -25,6 +24,7 @@ from zenith_sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import check_reachable_by_database_user, start_sandbox
 
 
 class Clock:
