@@ -10,7 +10,7 @@ import pytest
 
 from zenith_sandbox.runtime import statefulsets as ss
 from zenith_sandbox.runtime import volumes as vol
-from zenith_sandbox.runtime.kubelet import container_argv
+from zenith_sandbox.runtime.containers import container_argv
 from zenith_sandbox.runtime.probes import ProbeTracker
 
 POD: dict[str, Any] = {
