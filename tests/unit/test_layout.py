@@ -89,3 +89,10 @@ def test_a_circle_through_a_type_checking_import_is_found(tmp_path: Path) -> Non
     assert not [p for p in layout.problems(modules) if "Length" in p]
     (pkg / "d.py").write_text("x = 1\n" * (layout.LIMIT + 1))
     assert any("pkg.d" in p and "Length" in p for p in layout.problems(layout.scan([pkg])))
+
+
+def test_no_import_circles_and_big_modules_say_why() -> None:
+    layout = load_layout()
+    modules = layout.scan(layout.PACKAGES)
+    assert {"zenith_operator.cli", "zenith_sandbox.cli"} <= set(modules)
+    assert layout.problems(modules) == []

@@ -5,6 +5,9 @@ Parse a raw spec once with `parse_spec()`; every error names the field path
 Field names are camelCase on the wire (`populate_by_name` lets Python use snake_case).
 CEL rules (`x-kubernetes-validations`) are attached here so the API server enforces the
 same cross-field and immutability rules the model checks.
+
+Length: one model per spec section, with the field descriptions and CEL rules that become
+the CRD's schema; `make crds` generates the CRD from this module as one unit.
 """
 
 from __future__ import annotations
