@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zenith_sandbox.polling import wait_for
 from zenith_sandbox.runtime.kube import Kind
 
 PODAPP = str(Path(__file__).with_name("podapp.py"))
@@ -16,19 +16,8 @@ NAMESPACES = Kind("", "v1", "namespaces", namespaced=False)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except AssertionError as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: {last!r}")
+    """Poll `check` until it returns something truthy (a failed assert inside: not yet)."""
+    return wait_for(what or repr(check), check, timeout, ignore=(AssertionError,))
 
 
 def app_container(name: str = "app", **extra: Any) -> dict[str, Any]:
