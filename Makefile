@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 IMAGE ?= zenith-operator:0.1.0
+DATABASE_IMAGE ?= zenith-database:0.1.0
 CRD := deploy/crds/zenithclusters.huawei.cloudb.com.yaml
 
 .PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale layout image deploy undeploy e2e clean
@@ -59,8 +60,8 @@ bench-scale: install  ## one operator, N = 10/100/500 clusters with agent double
 layout:  ## module sizes and import circles of the product and the sandbox (fails on a circle)
 	python3 hack/layout.py
 
-image:
-	docker build -t $(IMAGE) .
+image:  ## the operator image and the database image (Dockerfile targets), with their sizes
+	IMAGE=$(IMAGE) DATABASE_IMAGE=$(DATABASE_IMAGE) ./hack/image.sh
 
 deploy:
 	kubectl apply -k deploy/
