@@ -73,4 +73,4 @@ e2e: install  ## e2e suite (kind, or ZENITH_E2E_KUBECONFIG + ZENITH_E2E_IMAGE; s
 	$(PY) -m pytest -q tests/e2e -m e2e
 
 clean:
-	rm -rf .sandbox .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf .sandbox .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info sandbox/src/*.egg-info sandbox/build
