@@ -1,9 +1,14 @@
-# One image, two roles (as Oracle's MySQL Operator ships it):
-#   operator:  zenith-operator run            (the Deployment in deploy/operator.yaml)
-#   agent:     zenith-operator agent          (container zenith-ha of every database pod)
-# The agent's reference engine drives the PostgreSQL 15 server binaries installed here.
+# Two images from one Dockerfile (`make image` builds both and prints their sizes):
+#   operator  zenith-operator:0.1.0  `zenith-operator run`, the Deployment in deploy/operator.yaml;
+#             Python and the package only, no database server
+#   database  zenith-database:0.1.0  `zenith-operator agent`, container zenith-ha of every database
+#             pod (the default of spec.zenithSpec.image): the same package + the PostgreSQL 15
+#             server binaries its reference engine drives
+# Only the product is installed (pyproject.toml + src/); the sandbox (./sandbox) never is.
+# `docker build .` without --target gives the database image, which can also run the operator.
 #
-#   docker build -t zenith-operator:0.1.0 .
+#   docker build --target operator -t zenith-operator:0.1.0 .
+#   docker build --target database -t zenith-database:0.1.0 .
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -14,25 +19,56 @@ RUN python -m venv /opt/zenith
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# psycopg: the agent's PostgreSQL engine talks to its database with it (listed here as
-# long as pyproject.toml keeps it among the dev extras only).
-RUN /opt/zenith/bin/pip install . "psycopg[binary]>=3.1" \
+# The kubernetes client's asyncio copy (kubernetes.aio, 68 MB) is never imported: dropped.
+# Then every module of the package must still import, and no sandbox package be there.
+RUN /opt/zenith/bin/pip install . \
+ && /opt/zenith/bin/python -m pip uninstall -q -y pip setuptools \
+ && rm -rf /opt/zenith/lib/python3*/site-packages/kubernetes/aio \
  && /opt/zenith/bin/zenith-operator --help >/dev/null \
- && /opt/zenith/bin/python -c "import psycopg, kopf, kubernetes, aiohttp"
+ && /opt/zenith/bin/python -c "import importlib, pkgutil, zenith_operator as z; \
+[importlib.import_module(m.name) for m in pkgutil.walk_packages(z.__path__, 'zenith_operator.') \
+ if not m.name.endswith('__main__')]" \
+ && /opt/zenith/bin/python -c "import importlib.metadata as m, sys; \
+bad = {'cel-python', 'jsonschema', 'zenith-sandbox'} & {d.metadata['Name'].lower() for d in m.distributions()}; \
+sys.exit(f'sandbox packages in the image: {bad}' if bad else 0)"
 
-# --- runtime
-FROM ${PYTHON_IMAGE}
+# --- common: the unprivileged user and the virtualenv
+FROM ${PYTHON_IMAGE} AS common
 ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
-ARG PG_MAJOR=15
 ARG UID=10001
-
-LABEL org.opencontainers.image.title="zenith-operator" \
-      org.opencontainers.image.description="Kubernetes operator for the zenith active/standby database; also the in-pod database agent (PostgreSQL ${PG_MAJOR} reference engine)" \
-      org.opencontainers.image.version="${VERSION}" \
+LABEL org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
+# postgres refuses to run as root: everything runs as this unprivileged user, which owns
+# the data mount point. The pods set runAsUser/fsGroup to the same id so the
+# PersistentVolume is writable too.
+RUN set -eux; \
+    groupadd --system --gid "${UID}" zenith; \
+    useradd --system --uid "${UID}" --gid zenith --home-dir /var/lib/zenith --shell /usr/sbin/nologin zenith; \
+    install -d -o zenith -g zenith -m 0700 /var/lib/zenith
+COPY --from=build /opt/zenith /opt/zenith
+ENV PATH="/opt/zenith/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /var/lib/zenith
+ENTRYPOINT ["zenith-operator"]
 
+# --- operator: no database server
+FROM common AS operator
+ARG UID=10001
+LABEL org.opencontainers.image.title="zenith-operator" \
+      org.opencontainers.image.description="Kubernetes operator for the zenith active/standby database"
+USER ${UID}:${UID}
+EXPOSE 8080
+CMD ["run"]
+
+# --- database: the agent and the PostgreSQL server binaries (the default target)
+FROM common AS database
+ARG PG_MAJOR=15
+ARG UID=10001
+LABEL org.opencontainers.image.title="zenith-database" \
+      org.opencontainers.image.description="zenith database pod: the zenith-operator agent and PostgreSQL ${PG_MAJOR} (reference engine)"
 # PostgreSQL server binaries only: no cluster is created at install time (the agent runs
 # initdb itself in the data volume), the same trick as the official postgres image.
 RUN set -eux; \
@@ -41,26 +77,10 @@ RUN set -eux; \
     sed -ri 's/^#?\s*(create_main_cluster)\s*=.*$/\1 = false/' /etc/postgresql-common/createcluster.conf; \
     apt-get install -y --no-install-recommends "postgresql-${PG_MAJOR}"; \
     rm -rf /var/lib/apt/lists/* /var/lib/postgresql/* /etc/postgresql/*; \
-    /usr/lib/postgresql/${PG_MAJOR}/bin/postgres --version
-
-# postgres refuses to run as root: everything runs as this unprivileged user, which owns
-# the data mount point and the default socket directory. The pods set runAsUser/fsGroup
-# to the same id so the PersistentVolume is writable too.
-RUN set -eux; \
-    groupadd --system --gid "${UID}" zenith; \
-    useradd --system --uid "${UID}" --gid zenith --home-dir /var/lib/zenith --shell /usr/sbin/nologin zenith; \
-    install -d -o zenith -g zenith -m 0700 /var/lib/zenith; \
+    /usr/lib/postgresql/${PG_MAJOR}/bin/postgres --version; \
     install -d -o zenith -g zenith -m 2775 /var/run/postgresql
-
-COPY --from=build /opt/zenith /opt/zenith
-
-ENV PATH="/opt/zenith/bin:/usr/lib/postgresql/${PG_MAJOR}/bin:${PATH}" \
-    ZENITH_PG_BINDIR="/usr/lib/postgresql/${PG_MAJOR}/bin" \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
-
+ENV PATH="/usr/lib/postgresql/${PG_MAJOR}/bin:${PATH}" \
+    ZENITH_PG_BINDIR="/usr/lib/postgresql/${PG_MAJOR}/bin"
 USER ${UID}:${UID}
-WORKDIR /var/lib/zenith
 EXPOSE 8008 32080 12345
-ENTRYPOINT ["zenith-operator"]
-CMD ["run"]
+CMD ["agent"]

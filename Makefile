@@ -3,9 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 IMAGE ?= zenith-operator:0.1.0
+DATABASE_IMAGE ?= zenith-database:0.1.0
 CRD := deploy/crds/zenithclusters.huawei.cloudb.com.yaml
 
-.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale image deploy undeploy e2e clean
+.PHONY: install test test-deep test-fast lint fmt typecheck crds crds-check run demo sandbox-up sandbox-down bench bench-scale layout image deploy undeploy e2e clean
 
 install:  ## create .venv, install the package, PostgreSQL when missing
 	./hack/install.sh
@@ -56,8 +57,11 @@ BENCH_SCALE_ARGS ?=
 bench-scale: install  ## one operator, N = 10/100/500 clusters with agent doubles (BENCH_SCALE_ARGS=--quick)
 	$(PY) bench/scale.py $(BENCH_SCALE_ARGS)
 
-image:
-	docker build -t $(IMAGE) .
+layout:  ## module sizes and import circles of the product and the sandbox (fails on a circle)
+	python3 hack/layout.py
+
+image:  ## the operator image and the database image (Dockerfile targets), with their sizes
+	IMAGE=$(IMAGE) DATABASE_IMAGE=$(DATABASE_IMAGE) ./hack/image.sh
 
 deploy:
 	kubectl apply -k deploy/
@@ -69,4 +73,4 @@ e2e: install  ## e2e suite (kind, or ZENITH_E2E_KUBECONFIG + ZENITH_E2E_IMAGE; s
 	$(PY) -m pytest -q tests/e2e -m e2e
 
 clean:
-	rm -rf .sandbox .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf .sandbox .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info sandbox/src/*.egg-info sandbox/build

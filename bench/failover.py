@@ -26,9 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,
@@ -39,7 +38,8 @@ from zenith_operator.sandbox.scenario import (
     run_fault,
     settle,
 )
-from zenith_operator.sandbox.workload import WritabilityChecker, Writer
+from zenith_sandbox.stack import Sandbox, start_sandbox
+from zenith_sandbox.workload import WritabilityChecker, Writer
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:

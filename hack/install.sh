@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need on a fresh Debian machine:
 # PostgreSQL server binaries (the agent's reference engine) and a virtualenv with
-# the package and its dev extras. Idempotent and quick when already done.
+# the product (zenith-operator, with its dev extras) and the sandbox (./sandbox,
+# zenith-sandbox), both editable. Idempotent and quick when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -31,9 +32,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 stamp="$VENV/.installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo ">> installing zenith-operator and its dev extras into $VENV"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ sandbox/pyproject.toml -nt "$stamp" ]; then
+  echo ">> installing zenith-operator (dev extras) and zenith-sandbox into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev]" -e ./sandbox
   touch "$stamp"
 fi

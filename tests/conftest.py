@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_sandbox.apiserver import ApiServer
 
 # Property tests: derandomized (the same examples every run) unless `make test-deep`
 # selects the "deep" profile, which draws fresh random examples (and more of them, see

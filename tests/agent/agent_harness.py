@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import requests
 
 from zenith_operator.agent.engines.postgres import find_bindir
+from zenith_sandbox import polling
 
 T = TypeVar("T")
 
@@ -46,18 +47,8 @@ def free_port(ip: str) -> int:
 def wait_for(
     what: str, fn: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05
 ) -> T:
-    """Poll fn until it returns something truthy; fail naming `what` after timeout."""
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception as exc:
-            last_exc = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+    """Poll fn until it returns something truthy (any exception: not yet)."""
+    return polling.wait_for(what, fn, timeout, every=interval, ignore=(Exception,))
 
 
 def shm_of(pids: list[int]) -> set[str]:

@@ -8,7 +8,7 @@ import pytest
 import requests
 from agent_harness import Pod
 
-from zenith_operator.sandbox.flood import Flood
+from zenith_sandbox.flood import Flood
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiClient
+
+from zenith_sandbox.polling import wait_for
 
 from .widget_crd import GADGET_CRD, WIDGET_CRD
 
@@ -86,14 +87,7 @@ def poll(
     check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
 ) -> Any:
     """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(what, check, timeout, every=interval)
 
 
 def watch_events(

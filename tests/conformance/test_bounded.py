@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_sandbox.apiserver import ApiServer
 
 from .conftest import REAL, names, poll, watch_events
 

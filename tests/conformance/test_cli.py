@@ -62,7 +62,7 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
 
 
 def test_kubeconfig_shape(tmp_path: Path) -> None:
-    from zenith_operator.sandbox.apiserver import ApiServer
+    from zenith_sandbox.apiserver import ApiServer
 
     srv = ApiServer()
     srv.start()
@@ -81,7 +81,7 @@ def test_kubeconfig_shape(tmp_path: Path) -> None:
 async def test_start_async_inside_a_loop(tmp_path: Path) -> None:
     import aiohttp
 
-    from zenith_operator.sandbox.apiserver import ApiServer
+    from zenith_sandbox.apiserver import ApiServer
 
     srv = ApiServer()
     await srv.start_async()

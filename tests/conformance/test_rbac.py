@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiClient
 
-from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_sandbox.apiserver import ApiServer
 
 from .conftest import REAL, poll, raw, statefulset
 

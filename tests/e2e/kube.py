@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from zenith_operator import naming
+from zenith_sandbox import polling
 
 from . import timeouts
 
@@ -149,10 +150,6 @@ class Kubectl:
         )
 
 
-class WaitTimeout(AssertionError):
-    pass
-
-
 def wait_for(
     predicate: Callable[[], T | None],
     timeout: float,
@@ -162,21 +159,15 @@ def wait_for(
     """Poll until predicate() is truthy and return it (Gomega's Eventually).
 
     kubectl failures and subprocess timeouts inside the predicate count as "not yet";
-    the last value or error is in the failure message.
+    the last value or error is in the failure message (WaitTimeout).
     """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last = value
-        except (KubectlError, subprocess.TimeoutExpired, KeyError, IndexError) as exc:
-            last = exc
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last: {last}")
-        time.sleep(interval)
+    return polling.wait_for(
+        what,
+        predicate,
+        timeout,
+        every=interval,
+        ignore=(KubectlError, subprocess.TimeoutExpired, KeyError, IndexError),
+    )
 
 
 # --- ZenithCluster observation --------------------------------------------------------

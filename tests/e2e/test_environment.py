@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_sandbox.apiserver import ApiServer
 
 from . import environment
 

@@ -28,8 +28,8 @@ from zenith_operator import naming
 from zenith_operator.api import crd
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import timing
-from zenith_operator.sandbox.apiserver import ApiServer
 from zenith_operator.wire import Role
+from zenith_sandbox.apiserver import ApiServer
 
 pytestmark = pytest.mark.integration
 

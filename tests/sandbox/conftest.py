@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import NAMESPACES, eventually
 
-from zenith_operator.sandbox.apiserver import ApiServer
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.runtime.kube import NODES, Kube
-from zenith_operator.sandbox.runtime.main import api_client
+from zenith_sandbox.apiserver import ApiServer
+from zenith_sandbox.runtime.kube import NODES, Kube
+from zenith_sandbox.runtime.main import api_client
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 _counter = itertools.count()
 REAL_KUBECONFIG = os.environ.get("ZENITH_SANDBOX_KUBECONFIG")

@@ -4,31 +4,20 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zenith_operator.sandbox.runtime.kube import Kind
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.runtime.kube import Kind
 
 PODAPP = str(Path(__file__).with_name("podapp.py"))
 NAMESPACES = Kind("", "v1", "namespaces", namespaced=False)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except AssertionError as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: {last!r}")
+    """Poll `check` until it returns something truthy (a failed assert inside: not yet)."""
+    return wait_for(what or repr(check), check, timeout, ignore=(AssertionError,))
 
 
 def app_container(name: str = "app", **extra: Any) -> dict[str, Any]:
@@ -88,7 +77,7 @@ def pod_ready(pod: dict[str, Any] | None) -> bool:
 
 def claim_dir(kube: Any, ns: str, claim: str) -> Path:
     """The host directory backing a bound PVC (the PV's hostPath)."""
-    from zenith_operator.sandbox.runtime.kube import PVCS, PVS
+    from zenith_sandbox.runtime.kube import PVCS, PVS
 
     pvc = kube.get(PVCS, ns, claim)
     assert pvc and pvc["status"]["phase"] == "Bound", pvc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import urllib.request
 
-from zenith_operator.sandbox.apiserver import ApiServer
+from zenith_sandbox.apiserver import ApiServer
 
 
 def _get(url: str, timeout: float = 5.0) -> str:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import eventually, pod_ready, statefulset
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.runtime.kube import PODS, PVCS, PVS, STATEFULSETS, Kube, KubeError
-from zenith_operator.sandbox.runtime.node import Node
+from zenith_sandbox.runtime.kube import PODS, PVCS, PVS, STATEFULSETS, Kube, KubeError
+from zenith_sandbox.runtime.node import Node
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import PODAPP, app_container, eventually, pod_ready, statefulset
 
-from zenith_operator.sandbox.apiserver import ApiServer
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.faults import FaultError
-from zenith_operator.sandbox.runtime.kube import PODS, STATEFULSETS, Kube
-from zenith_operator.sandbox.runtime.processes import read_proc
+from zenith_sandbox.apiserver import ApiServer
+from zenith_sandbox.faults import FaultError
+from zenith_sandbox.runtime.kube import PODS, STATEFULSETS, Kube
+from zenith_sandbox.runtime.processes import read_proc
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import eventually
 
-from zenith_operator.sandbox import faults
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.runtime.kube import PODS, PVS, Kube, KubeError
-from zenith_operator.sandbox.runtime.node import PROVISIONER, PROVISIONER_ANNOTATION, Node
+from zenith_sandbox import faults
+from zenith_sandbox.runtime.kube import PODS, PVS, Kube, KubeError
+from zenith_sandbox.runtime.node import PROVISIONER, PROVISIONER_ANNOTATION, Node
+from zenith_sandbox.stack import Sandbox
 
 
 def _provisioned_pv(name: str, path: Path) -> dict[str, object]:

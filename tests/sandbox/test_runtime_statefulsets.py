@@ -16,8 +16,8 @@ from sandbox_helpers import (
     statefulset,
 )
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.runtime.kube import NODES, PODS, PVCS, STATEFULSETS, Kube
+from zenith_sandbox.runtime.kube import NODES, PODS, PVCS, STATEFULSETS, Kube
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

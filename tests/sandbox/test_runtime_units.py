@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from zenith_operator.sandbox.runtime import statefulsets as ss
-from zenith_operator.sandbox.runtime import volumes as vol
-from zenith_operator.sandbox.runtime.kubelet import container_argv
-from zenith_operator.sandbox.runtime.probes import ProbeTracker
+from zenith_sandbox.runtime import statefulsets as ss
+from zenith_sandbox.runtime import volumes as vol
+from zenith_sandbox.runtime.containers import container_argv
+from zenith_sandbox.runtime.probes import ProbeTracker
 
 POD: dict[str, Any] = {
     "metadata": {

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import app_container, eventually, http_get, pod_ready
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.runtime.kube import CONFIGMAPS, PODS, SECRETS, Kube
+from zenith_sandbox.runtime.kube import CONFIGMAPS, PODS, SECRETS, Kube
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

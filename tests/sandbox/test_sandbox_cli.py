@@ -12,9 +12,9 @@ import pytest
 from sandbox_helpers import eventually
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.runtime.kube import NODES, Kube
-from zenith_operator.sandbox.runtime.processes import read_proc
+from zenith_sandbox.runtime.kube import NODES, Kube
+from zenith_sandbox.runtime.processes import read_proc
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_start_sandbox_runs_everything_and_restarts_the_operator(tmp_path: Path)
 def test_cli_up_status_down() -> None:
     import shutil
 
-    from zenith_operator.sandbox.scenario import fresh_state_dir
+    from zenith_sandbox.scenario import fresh_state_dir
 
     # `sandbox up` refuses directories the postgres user cannot reach (pytest's are 0700).
     root = fresh_state_dir("cli-test")
@@ -84,7 +84,7 @@ def test_cli_up_status_down() -> None:
 def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -> None:
     import os
 
-    from zenith_operator.sandbox.cli import check_reachable_by_database_user
+    from zenith_sandbox.stack import check_reachable_by_database_user
 
     if os.geteuid() != 0:
         pytest.skip("only root hands the database to another user")
@@ -93,7 +93,7 @@ def test_a_state_dir_the_database_user_cannot_reach_is_refused(tmp_path: Path) -
     (locked / "state").mkdir()
     with pytest.raises(RuntimeError, match="could not reach"):
         check_reachable_by_database_user(locked / "state")
-    from zenith_operator.sandbox.scenario import fresh_state_dir
+    from zenith_sandbox.scenario import fresh_state_dir
 
     open_dir = fresh_state_dir("reachable")
     try:

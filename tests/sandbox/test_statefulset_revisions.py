@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from zenith_operator.sandbox.runtime.statefulsets import REVISION_LABEL, build_pod, plan, revision
+from zenith_sandbox.runtime.statefulsets import REVISION_LABEL, build_pod, plan, revision
 
 
 def _sts(image: str, strategy: str = "OnDelete", status: dict[str, Any] | None = None) -> Any:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox, start_sandbox
-from zenith_operator.sandbox.scenario import Cluster, fresh_state_dir, load_example, wait_for
+from zenith_sandbox.scenario import Cluster, fresh_state_dir, load_example, wait_for
+from zenith_sandbox.stack import Sandbox, start_sandbox
 
 _names = itertools.count()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, load_example, wait_for
+from zenith_sandbox.scenario import Cluster, load_example, wait_for
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = [
     pytest.mark.integration,

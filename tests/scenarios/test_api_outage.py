@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, wait_for
-from zenith_operator.sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
+from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
+from zenith_sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
 
 pytestmark = pytest.mark.integration
 

@@ -15,18 +15,18 @@ from collections.abc import Callable
 import pytest
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.faults import FaultError
-from zenith_operator.sandbox.flood import Flood
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.faults import FaultError
+from zenith_sandbox.flood import Flood
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import (
     Cluster,
     FaultRun,
     fault_injector,
     network_faults_available,
     run_fault,
 )
-from zenith_operator.sandbox.workload import (
+from zenith_sandbox.stack import Sandbox
+from zenith_sandbox.workload import (
     WritabilityChecker,
     Writer,
     is_writable,

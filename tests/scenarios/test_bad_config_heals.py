@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import Cluster, load_example
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import Cluster, load_example
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from bad_manifests import INVALID, REJECTED, Invalid, Rejected
 from kubernetes import client
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

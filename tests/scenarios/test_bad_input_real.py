@@ -22,7 +22,7 @@ from kubernetes import config
 from zenith_operator import naming
 from zenith_operator.api import crd
 from zenith_operator.controller.reconcile_kube import Kube, KubeError
-from zenith_operator.sandbox.polling import wait_for
+from zenith_sandbox.polling import wait_for
 
 REAL = os.environ.get("ZENITH_REAL_KUBECONFIG")
 pytestmark = [

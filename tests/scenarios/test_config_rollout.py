@@ -20,14 +20,14 @@ import pytest
 from kubernetes import client
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.scenario import (
     Cluster,
     example_documents,
     load_example,
     wait_for,
 )
-from zenith_operator.sandbox.workload import (
+from zenith_sandbox.stack import Sandbox
+from zenith_sandbox.workload import (
     DbCredentials,
     WritabilityChecker,
     Writer,

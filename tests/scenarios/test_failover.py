@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.faults import FaultError
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.faults import FaultError
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,
@@ -21,6 +20,7 @@ from zenith_operator.sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

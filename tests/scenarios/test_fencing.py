@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, wait_for
-from zenith_operator.sandbox.workload import (
+from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
+from zenith_sandbox.workload import (
     WritabilityChecker,
     Writer,
     missing_acknowledged,

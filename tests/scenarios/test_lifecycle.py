@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.scenario import Cluster, run_fault, wait_for
-from zenith_operator.sandbox.workload import Writer, missing_acknowledged
+from zenith_sandbox.scenario import Cluster, run_fault, wait_for
+from zenith_sandbox.stack import Sandbox
+from zenith_sandbox.workload import Writer, missing_acknowledged
 
 pytestmark = pytest.mark.integration
 

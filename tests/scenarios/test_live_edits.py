@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client
 
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import Cluster, FaultRun, run_fault
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import Cluster, FaultRun, run_fault
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.metrics import Samples, agent_url, scrape
-from zenith_operator.sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.metrics import Samples, agent_url, scrape
+from zenith_sandbox.scenario import Cluster, wait_for
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import pytest
 from kubernetes import client
 
 from zenith_operator import naming
-from zenith_operator.sandbox.cli import Sandbox
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import Cluster
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import Cluster
+from zenith_sandbox.stack import Sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from kubernetes import client
 
 from zenith_operator import naming
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.scenario import Cluster
-from zenith_operator.sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.scenario import Cluster
+from zenith_sandbox.workload import WritabilityChecker, Writer, missing_acknowledged
 
 pytestmark = pytest.mark.integration
 

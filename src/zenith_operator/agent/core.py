@@ -3,6 +3,9 @@
 The HTTP layer (server.py) only parses and serializes; every decision is here. Each
 command method returns a `CommandResult` with `changed=False` when it was already
 satisfied, or raises `Conflict` / `EngineError`.
+
+Length: every command reads and changes the same role, lease and fencing state under one
+lock; kept together so each command's checks can be read against the others.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from aiohttp import web
@@ -30,7 +30,26 @@ from zenith_operator.agent.engine import EngineStatus
 from zenith_operator.wire import DatabaseState, Role
 
 if TYPE_CHECKING:
-    from zenith_operator.agent.core import Agent
+    from zenith_operator.agent.engine import Engine
+    from zenith_operator.agent.lease import Lease
+
+
+class _State(Protocol):
+    role: Role
+
+
+class Agent(Protocol):
+    """What the collector reads of the agent (agent/core.py's Agent)."""
+
+    engine: Engine
+    lease: Lease
+    fenced: bool
+
+    @property
+    def state(self) -> _State: ...
+
+    def engine_snapshot(self) -> tuple[EngineStatus | None, float]: ...
+
 
 __all__ = ["AgentCollector", "disable_created_metrics", "make_metrics_app", "operation"]
 log = structlog.get_logger("zenith.agent.metrics")

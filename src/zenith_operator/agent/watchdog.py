@@ -2,8 +2,9 @@
 the agent itself hangs.
 
 The agent fences its database when its lease runs out, but an agent that hangs (a
-deadlock, SIGSTOP, a stuck event loop) cannot: until now only the kubelet's liveness
-probe stopped its database, possibly long after the lease (docs/states.md, "Fencing").
+deadlock, SIGSTOP, a stuck event loop) cannot: without this process only the kubelet's
+liveness probe would stop its database, possibly long after the lease (docs/states.md,
+"Fencing").
 This small process, started by the agent, holds the last deadline the agent wrote
 (`time.monotonic()`, the same clock in every process of the machine) and SIGKILLs every
 process running in the data directory once it has passed. It dies with the agent

@@ -5,6 +5,9 @@ Parse a raw spec once with `parse_spec()`; every error names the field path
 Field names are camelCase on the wire (`populate_by_name` lets Python use snake_case).
 CEL rules (`x-kubernetes-validations`) are attached here so the API server enforces the
 same cross-field and immutability rules the model checks.
+
+Length: one model per spec section, with the field descriptions and CEL rules that become
+the CRD's schema; `make crds` generates the CRD from this module as one unit.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pydantic.config import JsonDict
 from zenith_operator import naming
 from zenith_operator.quantity import parse_quantity as parse_quantity  # re-exported
 
-DEFAULT_IMAGE = "zenith-operator:0.1.0"
+DEFAULT_IMAGE = "zenith-database:0.1.0"  # the Dockerfile's database target
 DEFAULT_STORAGE_SIZE = "1Gi"
 DEFAULT_LOCAL_STORAGE_CLASS = "zenith-local"
 MAX_REPLICAS = 2
@@ -369,7 +372,10 @@ class ZenithSpec(SpecModel):
         min_length=1,
         max_length=1024,
         pattern=NO_SPACE,
-        description="image of the database container; it runs `zenith-operator agent`",
+        description=(
+            "image of the database container (the Dockerfile's database target); it runs "
+            "`zenith-operator agent`"
+        ),
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
         default=None, description="pull policy of the database container image"

@@ -1,15 +1,14 @@
 """`zenith-operator run`: the operator process (kopf, in-process).
 
-Loads the handlers (this package's and, when present, the HA engineer's
-`zenith_operator.controller.ha_daemon`), makes sure the peering object exists, then
-runs kopf until SIGINT/SIGTERM.
+Loads the handler modules (`handlers`: the cluster's resources; `ha_daemon`: the HA loop
+of each cluster), makes sure the peering object exists, then runs kopf until
+SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 from typing import Any
@@ -56,12 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_handlers() -> list[str]:
-    loaded = []
+    """Import the handler modules (which register with kopf); a missing one is an error,
+    never an operator that silently runs without its HA loop."""
     for module in HANDLER_MODULES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-            loaded.append(module)
-    return loaded
+        importlib.import_module(module)
+    return list(HANDLER_MODULES)
 
 
 def ensure_peering(kube: Kube, name: str, namespace: str) -> bool:

@@ -3,6 +3,9 @@
 One function per situation (as Patroni's ha.py); each returns through `Plan.finish`
 with a reason sentence that is logged, shown as an Event/condition and asserted in
 tests. The rules that keep the data safe are in docs/states.md.
+
+Length: the whole state machine in one place, one function per state, so each transition
+reads against docs/states.md; its helpers already live in plan, ranking and timing.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from zenith_operator.api import crd
 from zenith_operator.api.spec import AgentSpec, Ports, RetentionPolicy, ZenithSpec
-from zenith_operator.sandbox.apiserver import crds
-from zenith_operator.sandbox.apiserver.rest import Ctx
+from zenith_sandbox.apiserver import crds
+from zenith_sandbox.apiserver.rest import Ctx
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / crd.DEFAULT_PATH

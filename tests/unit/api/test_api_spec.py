@@ -24,7 +24,7 @@ def test_defaults() -> None:
     assert z.failover_policy is FailoverPolicy.ZERO_DATA_LOSS
     assert z.engine is Engine.POSTGRES
     assert (z.ports.listen, z.ports.replication, z.ports.agent) == (32080, 12345, 8008)
-    assert z.image == "zenith-operator:0.1.0"
+    assert z.image == "zenith-database:0.1.0"
     assert z.stopped is False
     assert z.local_storage is None
     assert spec.retention_policy.pvcs is ReclaimPolicy.RETAIN

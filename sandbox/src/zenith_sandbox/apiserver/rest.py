@@ -6,13 +6,13 @@ import asyncio
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from . import apply, defaults, deletion, errors, events, meta, patching, podstatus, scale
 from .errors import ApiError, FieldError
+from .request import Ctx as Ctx  # re-exported: the verbs and their callers share it
 from .resources import Registry, ResourceType
 from .selectors import parse_fields, parse_labels
 from .storage import Obj, Store
@@ -40,19 +40,6 @@ def _copy_key(target: Obj, source: Obj, key: str) -> None:
         target[key] = source[key]
     else:
         target.pop(key, None)
-
-
-@dataclass
-class Ctx:
-    """Per-request options (query parameters) and the warnings to answer with."""
-
-    query: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    internal: bool = False  # a controller's write (e.g. pods/binding): skips update rules
-
-    @property
-    def dry_run(self) -> bool:
-        return self.query.get("dryRun") == "All"
 
 
 class Api:

@@ -1,14 +1,15 @@
-"""`zenith-operator sandbox up|down|status|logs|fault|demo`, and `start_sandbox` for tests.
+"""The sandbox's processes: `start_sandbox` for tests, the demo and `zenith-operator sandbox`.
 
-`up` starts three background processes, each in its own session, with logs and pids in
-the state directory (default `.sandbox`):
+`start_sandbox` (the CLI's `up`) starts three background processes, each in its own
+session, with logs and pids in the state directory (default `.sandbox`):
 
     apiserver  `zenith-operator apiserver` (the emulator) with our CRD installed
     runtime    `zenith-operator runtime`   (StatefulSet controller + kubelet on 127.0.0.N)
     operator   `zenith-operator run --namespace default --standalone`
 
-and writes `<state>/kubeconfig` and `<state>/state.json`. `down` stops them (operator,
-runtime -- which stops every pod's processes -- then the API) and cleans up.
+and writes `<state>/kubeconfig` and `<state>/state.json`. `Sandbox.stop` (the CLI's
+`down`) stops them (operator, runtime -- which stops every pod's processes -- then the
+API) and cleans up.
 
 From Python (tests, the demo):
 
@@ -22,12 +23,9 @@ From Python (tests, the demo):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from zenith_operator.sandbox.faults import Faults, control_url
-from zenith_operator.sandbox.polling import wait_for
+from zenith_sandbox.faults import Faults, control_url
+from zenith_sandbox.polling import wait_for
 
 STATE_FILE = "state.json"
 ORDER = ("apiserver", "runtime", "operator")  # start order; stop in reverse
@@ -146,7 +144,7 @@ class Sandbox:
     def api(self) -> Any:
         """A kubernetes.client.ApiClient for the sandbox's API server."""
         if self._api is None:
-            from zenith_operator.sandbox.runtime.main import api_client
+            from zenith_sandbox.runtime.main import api_client
 
             self._api = api_client(str(self.kubeconfig))
         return self._api
@@ -204,7 +202,7 @@ class Sandbox:
     def restart_runtime(self, kill: bool = False) -> None:
         """Stop the node (SIGTERM: containers stopped, pod objects kept; kill=True:
         SIGKILL, a node crash) and start it again: the pods' containers restart."""
-        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+        from zenith_sandbox.runtime.processes import reap_leftovers
 
         proc = self.procs.get("runtime")
         if proc is not None and proc.alive():
@@ -272,7 +270,7 @@ class Sandbox:
         return out
 
     def stop(self) -> None:
-        from zenith_operator.sandbox.runtime.processes import reap_leftovers
+        from zenith_sandbox.runtime.processes import reap_leftovers
 
         for name in reversed(ORDER):
             proc = self.procs.get(name)
@@ -316,7 +314,7 @@ def _install_crds(sb: Sandbox) -> None:
     """Install the generated CRD through the API (for an external API server)."""
     import yaml
 
-    from zenith_operator.sandbox.runtime.kube import Kube, KubeError
+    from zenith_sandbox.runtime.kube import Kube, KubeError
 
     path = sb.state_dir / "crds.yaml"
     subprocess.run(_zenith("crds", "--write", str(path)), check=True)
@@ -392,106 +390,3 @@ def start_sandbox(
         sb.stop()
         raise
     return sb
-
-
-# -- CLI ---------------------------------------------------------------------------
-def _up(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    try:
-        check_reachable_by_database_user(state)
-    except RuntimeError as e:
-        print(f"sandbox up: {e}", file=sys.stderr)
-        return 2
-    if (state / STATE_FILE).exists():
-        sb = Sandbox.load(state)
-        if any(p.alive() for p in sb.procs.values()):
-            print(f"sandbox already running in {state} (zenith-operator sandbox down)")
-            return 1
-    sb = start_sandbox(state, operator=not args.no_operator)
-    for p in sb.procs.values():
-        p.popen = None  # detach: `down` finds them by pid
-    print(f"export KUBECONFIG={sb.kubeconfig}")
-    return 0
-
-
-def _down(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir)
-    if not (state / STATE_FILE).exists():
-        print(f"no sandbox in {state}")
-        return 0
-    Sandbox.load(state).stop()
-    if args.purge:
-        shutil.rmtree(state, ignore_errors=True)
-    print("sandbox stopped")
-    return 0
-
-
-def _status(args: argparse.Namespace) -> int:
-    state = Path(args.state_dir)
-    if not (state / STATE_FILE).exists():
-        print(f"no sandbox in {state}")
-        return 1
-    print(json.dumps(Sandbox.load(state).status(), indent=2))
-    return 0
-
-
-def _logs(args: argparse.Namespace) -> int:
-    """Print a pod container's log (all its runs) or a sandbox process's log."""
-    state = Path(args.state_dir)
-    if args.target in ORDER:
-        path = state / "logs" / f"{args.target}.log"
-    else:
-        pod_dir = state / "logs" / args.namespace / args.target
-        logs = sorted(pod_dir.glob("*.log"))
-        chosen = [p for p in logs if p.stem == args.container] if args.container else logs[:1]
-        if not chosen:
-            print(f"no log for {args.target} {args.container or ''} in {pod_dir}", file=sys.stderr)
-            return 1
-        path = chosen[0]
-    try:
-        sys.stdout.write(path.read_text(errors="replace"))
-    except OSError as e:
-        print(f"{path}: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _demo(argv: list[str]) -> int:
-    try:
-        module = importlib.import_module("zenith_operator.sandbox.demo")
-    except ModuleNotFoundError:
-        print("the demo is not written yet (zenith_operator.sandbox.demo)", file=sys.stderr)
-        return 2
-    result: int = module.main(argv)
-    return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "fault":
-        from zenith_operator.sandbox import faults
-
-        return faults.main(argv[1:])
-    if argv and argv[0] == "demo":
-        return _demo(argv[1:])
-    p = argparse.ArgumentParser(prog="zenith-operator sandbox")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    up = sub.add_parser("up", help="start apiserver, runtime and operator in the background")
-    up.add_argument("--no-operator", action="store_true")
-    down = sub.add_parser("down", help="stop everything")
-    down.add_argument("--purge", action="store_true", help="also delete the state directory")
-    sub.add_parser("status", help="what runs")
-    logs = sub.add_parser(
-        "logs", help="print a log: POD [-c CONTAINER] or apiserver|runtime|operator"
-    )
-    logs.add_argument("target")
-    logs.add_argument("--container", "-c")
-    logs.add_argument("--namespace", "-n", default="default")
-    sub.add_parser("fault", help="inject a fault: sandbox fault KIND POD (see --help)")
-    sub.add_parser("demo", help="run the demo")
-    for sp in sub.choices.values():
-        sp.add_argument("--state-dir", default=".sandbox")
-    args = p.parse_args(argv)
-    handlers = {"up": _up, "down": _down, "status": _status, "logs": _logs}
-    return handlers[args.cmd](args)

@@ -35,7 +35,9 @@ from aiohttp import web
 
 from zenith_operator import naming
 
-from .kubelet import ContainerRun, Kubelet, PodWorker
+from .containers import ContainerRun
+from .kubelet import Kubelet
+from .pod import PodWorker
 from .processes import Group, ProcInfo, Reaper, scan
 
 Obj = dict[str, Any]

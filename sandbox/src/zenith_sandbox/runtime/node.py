@@ -9,6 +9,9 @@
   state directory: an existing Available PV of the same storageClassName is used first
   (static provisioning), otherwise one is created (`<state>/volumes/pvc-<uid>`). A PV
   whose claim is gone is deleted with its directory when its reclaim policy is Delete.
+
+Length: the node's three controllers share one object and its volume bookkeeping (a
+bound claim's expansion lives next to its provisioning); split them when one grows.
 """
 
 from __future__ import annotations

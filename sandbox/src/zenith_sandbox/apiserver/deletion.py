@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import errors, meta
 from .errors import ApiError, FieldError
+from .request import Ctx
 from .resources import ResourceType
-from .storage import Obj
+from .storage import Obj, Store
 
-if TYPE_CHECKING:
-    from .rest import Api, Ctx
+
+class Api(Protocol):
+    """What deletion needs of rest.Api (which calls in here: no import back)."""
+
+    store: Store
+
+    def find(self, rt: ResourceType, namespace: str, name: str) -> Obj: ...
+    def out(self, rt: ResourceType, obj: Obj) -> Obj: ...
+    def remove(self, rt: ResourceType, obj: Obj) -> Obj: ...
+    def list(self, rt: ResourceType, namespace: str | None, ctx: Ctx) -> Obj: ...
+    def _store(
+        self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: Ctx, remove_when_done: bool = True
+    ) -> Obj: ...
 
 
 def delete(

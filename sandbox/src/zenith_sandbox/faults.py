@@ -201,8 +201,8 @@ class Faults:
         self, pod: str, grace_seconds: int | None = None, namespace: str | None = None
     ) -> Obj:
         """Delete the pod object through the Kubernetes API (graceful unless 0)."""
-        from zenith_operator.sandbox.runtime.kube import PODS, Kube
-        from zenith_operator.sandbox.runtime.main import api_client
+        from zenith_sandbox.runtime.kube import PODS, Kube
+        from zenith_sandbox.runtime.main import api_client
 
         kube = Kube(api_client(str(self.kubeconfig) if self.kubeconfig else None))
         try:

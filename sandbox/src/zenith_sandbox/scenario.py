@@ -24,9 +24,9 @@ import yaml
 from kubernetes import client
 
 from zenith_operator import naming
-from zenith_operator.sandbox.faults import FaultError, Faults
-from zenith_operator.sandbox.polling import wait_for
-from zenith_operator.sandbox.workload import (
+from zenith_sandbox.faults import FaultError, Faults
+from zenith_sandbox.polling import wait_for
+from zenith_sandbox.workload import (
     DbCredentials,
     WritabilityChecker,
     Writer,

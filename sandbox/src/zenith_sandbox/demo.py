@@ -18,9 +18,8 @@ from pathlib import Path
 
 from zenith_operator.kubectl_plugin.commands import Target
 from zenith_operator.kubectl_plugin.commands import status as plugin_status
-from zenith_operator.sandbox.cli import Sandbox, check_reachable_by_database_user, start_sandbox
-from zenith_operator.sandbox.metrics import Samples, agent_url, scrape
-from zenith_operator.sandbox.scenario import (
+from zenith_sandbox.metrics import Samples, agent_url, scrape
+from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
     FaultRun,
@@ -30,6 +29,7 @@ from zenith_operator.sandbox.scenario import (
     network_faults_available,
     run_fault,
 )
+from zenith_sandbox.stack import Sandbox, check_reachable_by_database_user, start_sandbox
 
 # the series the demo shows when they moved: operator (per cluster), then agent
 OPERATOR_SERIES = (

@@ -1,4 +1,8 @@
-"""CRD structural schemas: pruning, defaulting, validation (kube-openapi wording) and CEL."""
+"""CRD structural schemas: pruning, defaulting, validation (kube-openapi wording) and CEL.
+
+Length: pruning, defaulting, validation and CEL share one walk over an object's described
+fields and its field paths.
+"""
 
 from __future__ import annotations
 

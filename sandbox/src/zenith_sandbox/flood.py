@@ -5,7 +5,7 @@ interpreter, and its GIL, with whoever measures the victim).
     with Flood("http://127.0.0.2:8008/health", clients=64):
         ...  # probe the victim meanwhile
 
-CLI: `python -m zenith_operator.sandbox.flood URL [--clients N] [--seconds S]`.
+CLI: `python -m zenith_sandbox.flood URL [--clients N] [--seconds S]`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Flood:
 
     def __init__(self, url: str, clients: int = 64, seconds: float = 600.0) -> None:
         self.argv = [
-            sys.executable, "-m", "zenith_operator.sandbox.flood", url,
+            sys.executable, "-m", "zenith_sandbox.flood", url,
             "--clients", str(clients), "--seconds", str(seconds),
         ]  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
@@ -75,7 +75,7 @@ class Flood:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m zenith_operator.sandbox.flood")
+    p = argparse.ArgumentParser(prog="python -m zenith_sandbox.flood")
     p.add_argument("url")
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--seconds", type=float, default=20.0)
