@@ -51,6 +51,7 @@ class FakeAgent:
     lease_until: float | None = None
     tokens: set[str] = field(default_factory=set)
     calls: list[tuple[float, str]] = field(default_factory=list)
+    command_delay: float = 0.0  # seconds each command takes before it is applied
 
     @property
     def writable(self) -> bool:
@@ -230,6 +231,8 @@ class FakePair:
         a = self._gate(request)
         command = request.path.rsplit("/", 1)[1]
         body: dict[str, Any] = await request.json() if request.can_read_body else {}
+        if a.command_delay:
+            await asyncio.sleep(a.command_delay)
         with self.lock:
             self._tick()
             a.calls.append((time.monotonic(), command))

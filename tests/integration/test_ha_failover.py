@@ -248,6 +248,7 @@ def test_pair_initialises_then_fails_over_and_rebuilds(env: Env) -> None:
     # counted down and failed over in one cycle: the lease is shorter than the timeout
     eventually(lambda: "FailoverStarted" in env.event_reasons(), CONVERGE, "FailoverStarted")
     eventually(lambda: env.fakes.agents[PODS[1]].role == Role.ACTIVE, CONVERGE, "promotion")
+    a1.command_delay = 0.0
     promoted_at = a1.first("promote")
     assert promoted_at is not None and last_lease is not None
     assert a0.fenced, "the old active fenced itself before the promotion"
@@ -304,7 +305,8 @@ def test_operator_killed_during_failover_resumes_from_status(env: Env) -> None:
     env.fakes.write()
     acked = a0.position
     last_lease = a0.lease_until
-    env.fakes.partition(PODS[0])  # (the failover then waits for its lease)
+    a1.command_delay = 3.0  # a slow promote: the operator is killed while it runs
+    env.fakes.partition(PODS[0])
     eventually(lambda: env.state_is("Failover"), CONVERGE, "the failover intent in the status")
     pending = env.status()["pendingAction"]
     assert pending["kind"] == "Failover" and pending["target"] == PODS[1]
