@@ -262,7 +262,7 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
                 bench.create_objects(bench.clusters[k : k + args.ramp])
                 done = min(n, k + args.ramp)
                 wait(f"{done} clusters Normal", lambda d=done: bench.normal_count() == d,
-                     300 + 4 * args.ramp, 2.0)  # fmt: skip
+                     300 + 4 * done, 2.0)  # fmt: skip
         else:  # the operator (re)starts in front of all n clusters at once
             bench.create_objects()
             began = time.monotonic()
