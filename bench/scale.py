@@ -46,6 +46,7 @@ GOAL_CORES = 1.0
 GOAL_API_RPS = 1.0
 GOAL_WRITES = 0.0
 GOAL_JITTER = 0.5
+READS = ("GET", "LIST", "WATCH")
 HERE = Path(__file__).resolve().parent
 
 
@@ -239,6 +240,17 @@ class Bench:
             out.append(wait(f"a corrective call to {c}", corrected, 5 * self.interval, 0.1))
         return out
 
+    def settle(self, interval: float, limit: float) -> None:
+        """Wait for steady state: no API write for two intervals (the last clusters' repair
+        passes and conditions), at most `limit` seconds; past that the window shows them."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            before = self.metrics()
+            time.sleep(2 * interval)
+            after = self.metrics()
+            if all(after.get(v, 0) == before.get(v, 0) for v in after if v not in READS):
+                return
+
     def steady(self, window: float, skip: set[str]) -> tuple[dict[str, float], float, list[float]]:
         m0, c0, t0 = self.metrics(), self.cpu_seconds(), time.time()
         time.sleep(window)
@@ -269,14 +281,12 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
             bench.start_operator()
             wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300 + 4 * n, 5.0)
         result.startup = time.monotonic() - began
-        time.sleep(2 * args.interval)  # settle: the last status writes and events
+        bench.settle(args.interval, 180.0)
         result.rps, result.cores, jit = bench.steady(args.window, set())
         result.rss_mb = bench.rss_mb()
         result.load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         result.jitter = (percentile(jit, 0.5), percentile(jit, 0.99))
-        result.writes_per_min = 60 * sum(
-            v for k, v in result.rps.items() if k not in ("GET", "LIST", "WATCH")
-        )
+        result.writes_per_min = 60 * sum(v for k, v in result.rps.items() if k not in READS)
         k = min(args.reactions, n)
         result.reactions = bench.reactions(random.sample(bench.clusters, k))
         if args.blackhole and n >= 2 * args.blackhole:
