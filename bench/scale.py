@@ -241,14 +241,14 @@ class Bench:
         return out
 
     def settle(self, interval: float, limit: float) -> None:
-        """Wait for steady state: no API write for two intervals (the last clusters' repair
-        passes and conditions), at most `limit` seconds; past that the window shows them."""
+        """Wait for steady state: no API request but watches for two intervals (the last
+        clusters' first repair pass), at most `limit` seconds; past that the window shows it."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             before = self.metrics()
             time.sleep(2 * interval)
             after = self.metrics()
-            if all(after.get(v, 0) == before.get(v, 0) for v in after if v not in READS):
+            if all(after.get(v, 0) == before.get(v, 0) for v in after if v != "WATCH"):
                 return
 
     def steady(self, window: float, skip: set[str]) -> tuple[dict[str, float], float, list[float]]:
