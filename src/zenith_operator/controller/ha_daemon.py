@@ -26,7 +26,7 @@ CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
 AGENT_POOL_LIMIT = 512  # connections in use at once, all agents together
 AGENT_POOL_PER_AGENT = 4
 AGENT_KEEPALIVE = 60.0  # idle keep-alive per agent; longer than common polling intervals
-API_THREADS = 16  # the HA loops' API writes (status, labels, deletes), all clusters together
+API_THREADS = 8  # the HA loops' API writes (status, labels, deletes), all clusters together
 
 
 @kopf.index("", "v1", "pods", id="zenith_pods")

@@ -64,7 +64,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
-    settings.execution.max_workers = 20
+    settings.execution.max_workers = 8  # sync handlers; each thread costs resident memory
     # Server-side filters for the watches of the HA caches (cache.py): only our objects.
     settings.watching.label_selectors["pods"] = POD_SELECTOR
     settings.watching.label_selectors["statefulsets"] = STS_SELECTOR

@@ -34,7 +34,7 @@ KINDS: dict[str, tuple[str, bool]] = {
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 REQUEST_TIMEOUT = 30.0
-CONNECTIONS = 40  # kopf's handler threads (20) + the HA loops' API threads (16) + a probe
+CONNECTIONS = 20  # kopf's handler threads (8) + the HA loops' API threads (8) + a probe
 UNREACHABLE = "Unreachable"  # KubeError.reason when no HTTP answer came back (status 0)
 
 

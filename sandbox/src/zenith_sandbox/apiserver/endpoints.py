@@ -47,16 +47,23 @@ class EndpointsController:
             self.api.delete(self._rt(), ns, name, {}, Ctx())
 
     def _sync(self, ns: str) -> None:
+        """Every selector Service of `ns`: pods found through a label index (not services
+        x pods), Endpoints written only when they change (not a no-op update each)."""
         self.pending.discard(ns)
         store = self.api.store
         pods = store.list_objs(PODS, ns)
+        by_label: dict[tuple[str, Any], list[Obj]] = {}
+        for p in pods:
+            for item in (p["metadata"].get("labels") or {}).items():
+                by_label.setdefault(item, []).append(p)
         for svc in store.list_objs(SERVICES, ns):
             selector = svc.get("spec", {}).get("selector")
             if not selector or svc["metadata"].get("deletionTimestamp"):
                 continue
+            candidates = min((by_label.get(item, []) for item in selector.items()), key=len)
             chosen = [
                 p
-                for p in pods
+                for p in candidates
                 if selector_matches({"matchLabels": selector}, p["metadata"].get("labels") or {})
             ]
             try:
@@ -82,6 +89,10 @@ class EndpointsController:
         if old is None:
             self.api.create(rt, m["namespace"], body, Ctx())
             return
+        if (old["metadata"].get("labels") or {}) == labels and old.get("subsets") == (
+            subsets or None
+        ):
+            return  # unchanged: the update would be a no-op anyway
         new = {**old, "metadata": {**old["metadata"], "labels": labels}}
         if not labels:
             new["metadata"].pop("labels", None)
