@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from zenith_operator.sandbox.apiserver import ApiServer, endpoints, rules
-from zenith_operator.sandbox.apiserver.rest import Ctx
+from zenith_sandbox.apiserver import ApiServer, endpoints, rules
+from zenith_sandbox.apiserver.rest import Ctx
 
 N = 40
 
