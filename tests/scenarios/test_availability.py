@@ -24,13 +24,13 @@ from zenith_sandbox.scenario import (
     fault_injector,
     network_faults_available,
     run_fault,
+    settle,
 )
 from zenith_sandbox.stack import Sandbox
 from zenith_sandbox.workload import (
     WritabilityChecker,
     Writer,
     is_writable,
-    missing_acknowledged,
 )
 
 pytestmark = pytest.mark.integration
@@ -141,9 +141,7 @@ def test_health_flood_does_not_restart_the_active(
     finally:
         writer.stop()
         checker.stop()
-    run.acked = len(writer.acks)
-    run.double_writable = len(checker.violations)
-    run.lost = missing_acknowledged(cluster.pod_ips()[active], creds, writer.acked_ids)
+    settle(run, cluster, writer, checker)
     run.normal = 0.0
     _check(run)
     assert states == {"Normal"}, states

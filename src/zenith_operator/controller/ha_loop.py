@@ -83,8 +83,7 @@ def next_interval(
         timeout = obs.settings.unreachable_timeout
         for o in obs.instances:
             if o.pod_exists and o.agent is None:
-                known = [v for v in (o.last_ok, o.seen_since) if v is not None]
-                down_at = max([obs.started_at, *known]) + timeout
+                down_at = obs.silence_counted_from(o) + timeout
                 if down_at > now:
                     wait = min(wait, max(0.05, down_at - now + 0.01 - poll_timeout))
     return wait

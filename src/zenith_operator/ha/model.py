@@ -101,6 +101,14 @@ class Observations:
     def get(self, name: str | None) -> InstanceObservation | None:
         return next((i for i in self.instances if i.name == name), None)
 
+    def silence_counted_from(self, o: InstanceObservation) -> float:
+        """Where the silence of a pod incarnation (uid) is counted from: the latest of its
+        last good answer, this operator's start, and the moment this operator first saw
+        the incarnation (a recreated pod gets its own start-up grace instead of
+        inheriting its predecessor's silence)."""
+        known = [v for v in (o.last_ok, o.seen_since) if v is not None]
+        return max([self.started_at, *known])
+
 
 # --- actions -----------------------------------------------------------------------
 

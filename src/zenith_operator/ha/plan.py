@@ -102,16 +102,11 @@ class Plan:
         return self.old.instance(name) or InstanceStatus(name=name)
 
     def silent_for(self, o: InstanceObservation) -> float:
-        """Seconds without a good answer from this pod incarnation (uid).
-
-        Counted from the latest of: its last good answer, this operator's start, and the
-        moment this operator first saw the incarnation (a recreated pod gets its own
-        start-up grace instead of inheriting its predecessor's silence).
-        """
+        """Seconds without a good answer from this pod incarnation (uid), counted from
+        `Observations.silence_counted_from`."""
         if o.answering:
             return 0.0
-        known = [v for v in (o.last_ok, o.seen_since) if v is not None]
-        return self.now - max([self.obs.started_at, *known])
+        return self.now - self.obs.silence_counted_from(o)
 
     def down(self, o: InstanceObservation) -> bool:
         """Counted down: no pod, its container reported dead by the kubelet, or the agent
