@@ -26,7 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
-from zenith_sandbox.polling import wait_for
 from zenith_sandbox.scenario import (
     FAULT_KINDS,
     Cluster,
@@ -35,11 +34,10 @@ from zenith_sandbox.scenario import (
     fresh_state_dir,
     load_example,
     network_faults_available,
+    run_api_pause,
     run_fault,
-    settle,
 )
 from zenith_sandbox.stack import Sandbox, start_sandbox
-from zenith_sandbox.workload import WritabilityChecker, Writer
 
 
 def promote_seconds(log_dir: Path, since: float) -> list[float]:
@@ -117,40 +115,6 @@ def injector(sandbox: Sandbox, cluster: Cluster, fault: str) -> Callable[[str], 
     return fault_injector(sandbox.faults, fault)
 
 
-def api_outage(sandbox: Sandbox, cluster: Cluster) -> FaultRun:
-    """The API away while the pair is healthy: nothing should change, no write stop."""
-    creds = cluster.credentials()
-    status = cluster.wait_normal()
-    writer = Writer(cluster.active_lookup(), creds)
-    checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
-    writer.start()
-    checker.start()
-    run = FaultRun(fault="api-outage", victim=str(status["activeInstance"]))
-    try:
-        wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
-        t0 = time.monotonic()
-        sandbox.pause_api()
-        try:
-            time.sleep(API_OUTAGE_SECONDS)
-        finally:
-            sandbox.resume_api()
-        t1 = time.monotonic()
-        count = len(writer.acks)
-        wait_for("writes after the outage", lambda: len(writer.acks) >= count + 5, 30)
-        final = cluster.wait_normal(timeout=60)
-        run.normal = time.monotonic() - t0
-        run.new_active = final.get("activeInstance")
-        run.max_gap = writer.longest_gap(t0, t1)
-        failed = writer.first_failure_after(t0)
-        if failed is not None:
-            ack = writer.first_ack_after(failed)
-            run.recovered = (ack.at if ack else time.monotonic()) - t0
-    finally:
-        writer.stop()
-        checker.stop()
-    return settle(run, cluster, writer, checker)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/failover.py")
     parser.add_argument("--runs", type=int, default=10)
@@ -185,7 +149,8 @@ def main(argv: list[str]) -> int:
             started = time.time()
             for i in range(args.runs):
                 if fault == "api-outage":
-                    run = api_outage(sandbox, cluster)
+                    pause, resume = sandbox.pause_api, sandbox.resume_api
+                    run = run_api_pause(cluster, pause, resume, API_OUTAGE_SECONDS)
                 else:
                     victim = FAULT_KINDS[fault].victim if fault in FAULT_KINDS else "active"
                     inject = injector(sandbox, cluster, fault)

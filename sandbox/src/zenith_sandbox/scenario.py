@@ -274,6 +274,47 @@ def run_fault(
     return settle(run, cluster, writer, checker)
 
 
+def run_api_pause(
+    cluster: Cluster,
+    pause: Callable[[], object],
+    resume: Callable[[], object],
+    seconds: float,
+) -> FaultRun:
+    """The Kubernetes API away for `seconds` while the pair is healthy, under a writer
+    and a checker: nothing should change and no write should stop. `recovered` is set
+    only if a write failed; `max_gap` is the longest gap during the pause."""
+    creds = cluster.credentials()
+    status = cluster.wait_normal()
+    writer = Writer(cluster.active_lookup(), creds)
+    checker = WritabilityChecker(lambda: list(cluster.pod_ips().values()), creds)
+    writer.start()
+    checker.start()
+    run = FaultRun(fault="api-outage", victim=str(status["activeInstance"]))
+    try:
+        wait_for("the writer's first writes", lambda: len(writer.acks) >= 20, 30)
+        t0 = time.monotonic()
+        pause()
+        try:
+            time.sleep(seconds)  # the fault's length, not a wait for a condition
+        finally:
+            resume()
+        t1 = time.monotonic()
+        count = len(writer.acks)
+        wait_for("writes after the outage", lambda: len(writer.acks) >= count + 5, 30)
+        final = cluster.wait_normal(timeout=60)
+        run.normal = time.monotonic() - t0
+        run.new_active = final.get("activeInstance")
+        run.max_gap = writer.longest_gap(t0, t1)
+    finally:
+        writer.stop()
+        checker.stop()
+    failed = writer.first_failure_after(t0)
+    if failed is not None:
+        ack = writer.first_ack_after(failed)
+        run.recovered = (ack.at if ack else time.monotonic()) - t0
+    return settle(run, cluster, writer, checker)
+
+
 def settle(
     run: FaultRun, cluster: Cluster, writer: Writer, checker: WritabilityChecker
 ) -> FaultRun:
