@@ -3,6 +3,10 @@ client workload, and measure what happened.
 
 Shared by `zenith-operator sandbox demo`, the end-to-end scenarios (tests/scenarios) and
 the failover benchmark (bench/failover.py), so all three measure the same way.
+
+Length: the cluster handle, the fault runs (a fault, an API pause) and the fault table
+are one measuring method; keeping them together keeps the demo, the scenarios and the
+benchmark measuring alike.
 """
 
 from __future__ import annotations
