@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import copy
 import functools
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -46,6 +47,7 @@ from zenith_operator.ha.model import (
 
 T = TypeVar("T")
 WRITE_BUDGET = 2.0  # seconds a cycle waits for its status write before moving on
+LATE_RETRY_MAX = 10.0  # seconds: the longest back-off before an unsent attempt is retried
 MY_CONDITIONS = frozenset({"Ready", "Available", "ReplicationHealthy", "ManualIntervention"})
 
 
@@ -79,6 +81,13 @@ def status_patch(body: dict[str, Any], new: ZenithClusterStatus) -> list[dict[st
 
 
 _STATUS_KEYS = frozenset(f.alias or name for name, f in ZenithClusterStatus.model_fields.items())
+
+
+def late_retry_delay(late_writes: int, budget: float, draw: float) -> float:
+    """Back-off before retrying an attempt whose status write landed late: one budget,
+    doubling with each late write in a row up to LATE_RETRY_MAX, times `draw` in
+    [0.5, 1] so that clusters slowed down together do not retry together."""
+    return min(LATE_RETRY_MAX, budget * 2.0 ** max(0, late_writes - 1)) * draw
 
 
 def write_status(kube: Kube, body: dict[str, Any], new: ZenithClusterStatus) -> dict[str, Any]:
@@ -173,7 +182,7 @@ class Executor:
             # Slow is not away (a busy API server, a queue of writes): no command this
             # cycle, the write goes on and is recorded when it lands; an error marks away.
             self.log.info("status write still in flight; no command this cycle")
-            task.add_done_callback(lambda t: self._landed(t, before, new))
+            task.add_done_callback(lambda t: self._landed_late(t, before, new))
             return False
         return self._landed(task, before, new)
 
@@ -212,7 +221,29 @@ class Executor:
         self.api.ok()
         self._written = (before, task.result())
         self.memory.written = new.model_copy(deep=True)
+        self.memory.unsent &= persist.attempt_stamps(new)
+        self.memory.late_writes = 0
         return True
+
+    def _landed_late(
+        self, task: asyncio.Future[dict[str, Any]], before: str | None, new: ZenithClusterStatus
+    ) -> None:
+        """A write that outlived its budget: its cycle sent no command. Once it lands,
+        the API holds it, so the next decision starts from it; the attempts it recorded
+        first are marked unsent and are due again after a back-off (a late write often
+        means a busy API server: retrying at once would add to the queue)."""
+        m = self.memory
+        fresh = persist.attempt_stamps(new) - persist.attempt_stamps(m.written)
+        late = m.late_writes + 1
+        if not self._landed(task, before, new):
+            return
+        m.status = new.model_copy(deep=True)
+        m.unsent |= fresh
+        m.late_writes = late
+        delay = late_retry_delay(m.late_writes, self.write_budget, random.uniform(0.5, 1.0))
+        m.unsent_after = self.clock() + delay
+        if fresh and self.on_done is not None:
+            asyncio.get_running_loop().call_later(delay, self.on_done)
 
     # ------------------------------------------------------------------ lease
     async def _renew(self, view: ClusterView, a: RenewLease) -> None:

@@ -17,6 +17,7 @@ import kopf
 from zenith_operator import naming
 from zenith_operator.controller.api_health import ApiHealth
 from zenith_operator.controller.cache import Key, pod_entry, revision_entry
+from zenith_operator.controller.fast_steps import FastSteps
 from zenith_operator.controller.ha_loop import HaLoop
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.observe import PodInfo
@@ -77,6 +78,8 @@ def _shared(memo: kopf.Memo) -> None:
         memo.agent_session = agent_session()
     if not hasattr(memo, "ha_loops"):
         memo.ha_loops = {}
+    if not hasattr(memo, "fast_steps"):
+        memo.fast_steps = FastSteps()
     if not hasattr(memo, "ha_api_pool"):
         memo.ha_api_pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="ha-api")
 
@@ -98,6 +101,7 @@ async def ha_loop(
         memo.agent_session,
         memo.ha_api_pool,
         cluster_logger(body["metadata"].get("namespace"), body["metadata"]["name"], component="ha"),
+        memo.fast_steps,
     )
     memo.ha_loops[loop.key] = loop
     loop.log.info("ha loop started")

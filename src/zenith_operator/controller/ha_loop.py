@@ -38,6 +38,7 @@ from zenith_operator.controller.cache import (
     update_revision_of,
 )
 from zenith_operator.controller.executor import MY_CONDITIONS, Executor
+from zenith_operator.controller.fast_steps import FastSteps
 from zenith_operator.controller.observe import ClusterView, Memory, PodInfo, poll, view_of
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
 from zenith_operator.ha import SWITCHOVER_ANNOTATION
@@ -61,6 +62,7 @@ def next_interval(
     obs: Observations,
     now: float | None = None,
     poll_timeout: float = 0.0,
+    floor: float = 0.0,
 ) -> float:
     """Seconds until the next cycle: pollingInterval, shorter while something is wrong.
 
@@ -70,7 +72,8 @@ def next_interval(
     steps follow each other every STEP_POLL, whatever the interval; an agent's command
     finishing wakes the loop at once (HaLoop). A silent agent is polled again so that
     its poll times out (`poll_timeout`) right when it would be counted down. Every timer
-    of the state machine is in seconds.
+    of the state machine is in seconds. `floor` (fast_steps.py) bounds the fast cadence
+    when many clusters poll fast at once; the poll timed to a down count is exempt.
     """
     calm = decision.state == State.NORMAL and all(o.answering for o in obs.instances)
     going = any(o.pod_deleting for o in obs.instances)  # its database stops any moment
@@ -79,6 +82,7 @@ def next_interval(
     wait = min(polling_interval, max(FAST_POLL_FLOOR, polling_interval / FAST_POLL_DIVISOR))
     if decision.state in STEP_STATES or decision.status.pending_action is not None or going:
         wait = min(wait, STEP_POLL)
+    wait = max(wait, min(floor, polling_interval))
     if now is not None:
         timeout = obs.settings.unreachable_timeout
         for o in obs.instances:
@@ -147,6 +151,7 @@ class HaLoop:
         session: aiohttp.ClientSession,
         pool: concurrent.futures.Executor | None,
         log: Any,
+        steps: FastSteps | None = None,
     ) -> None:
         meta = body["metadata"]
         self.key: Key = (meta.get("namespace") or "", meta["name"])
@@ -158,6 +163,7 @@ class HaLoop:
         self.session = session
         self.pool = pool
         self.log = log
+        self.steps = steps or FastSteps()
         self.memory = Memory()
         self.token: str | None = None
         self.last_said: tuple[str, str] | None = None  # (reason, state) last logged
@@ -220,6 +226,7 @@ class HaLoop:
                 planned = time.monotonic() + delay
                 await self._sleep(stopped, delay)
         finally:
+            self.steps.mark(self.key, False)
             metrics.CLUSTERS.forget(self.key)
             await executor.close()
 
@@ -310,7 +317,11 @@ class HaLoop:
             metrics.CLUSTERS.cycle(self.key, m.status, decision.status, obs, now)
             m.status = decision.status
             await self._scale_down(view, m.status.active_instance)
-        return next_interval(interval, decision, obs, time.time(), client.status_timeout)
+        wait = next_interval(
+            interval, decision, obs, time.time(), client.status_timeout, self.steps.floor()
+        )
+        self.steps.mark(self.key, wait < interval)
+        return wait
 
     async def _scale_down(self, view: ClusterView, active: str | None) -> None:
         """Apply a held scale-down once the active is within the spec's replicas (the

@@ -137,6 +137,11 @@ class Memory:
         default_factory=dict
     )
     promoted_at: dict[str, float] = field(default_factory=dict)  # pod name -> promote ended
+    # attempt times in the written status whose commands were never sent (the write
+    # landed after its budget), retried from `unsent_after` on (executor.py)
+    unsent: set[str] = field(default_factory=set)
+    unsent_after: float = 0.0
+    late_writes: int = 0  # status writes in a row that landed after their budget
 
     def forget_pods_except(self, uids: set[str]) -> None:
         """Drop the bookkeeping of pod incarnations that no longer exist."""
@@ -301,4 +306,5 @@ async def poll(view: ClusterView, client: AgentClient, memory: Memory, now: floa
         started_at=memory.started_at,
         lease_renewed_at=memory.lease_renewed_at,
         update_revision=view.update_revision,
+        unsent=frozenset(memory.unsent) if now >= memory.unsent_after else frozenset(),
     )

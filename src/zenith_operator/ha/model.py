@@ -97,6 +97,9 @@ class Observations:
     # the StatefulSet's status.updateRevision, once it has observed the current template
     # (None: unknown); a pod on another revision runs an older template
     update_revision: str | None = None
+    # times of attempts (pendingAction / rollout `lastAttempt`) that this process wrote
+    # to the status but never acted on (the write landed after its budget): due again
+    unsent: frozenset[str] = frozenset()
 
     def get(self, name: str | None) -> InstanceObservation | None:
         return next((i for i in self.instances if i.name == name), None)

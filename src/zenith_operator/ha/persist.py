@@ -60,3 +60,11 @@ def significant(status: ZenithClusterStatus) -> dict[str, Any]:
 def changed(old: ZenithClusterStatus, new: ZenithClusterStatus) -> bool:
     """True when new differs from old in something worth an API write."""
     return significant(old) != significant(new)
+
+
+def attempt_stamps(status: ZenithClusterStatus | None) -> set[str]:
+    """The attempt times a status records (pending action, rollout step)."""
+    if status is None:
+        return set()
+    p, r = status.pending_action, status.rollout
+    return {t for t in (p and p.last_attempt, r and r.last_attempt) if t}

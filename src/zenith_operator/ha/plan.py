@@ -252,14 +252,23 @@ class Plan:
             self.st.pending_action = None
 
     def due(self, p: PendingAction, every: float | None = None) -> bool:
+        """No attempt yet, the last one `every` seconds ago, or the last one never sent."""
+        if self.unsent(p.last_attempt):
+            return True
         last = parse(p.last_attempt)
         return last is None or self.now - last >= (every if every is not None else self.timeout)
 
+    def unsent(self, stamp: str | None) -> bool:
+        """The attempt recorded at `stamp` was written late and never acted on."""
+        return stamp is not None and stamp in self.obs.unsent
+
     def attempt(self, p: PendingAction, every: float | None = None) -> bool:
-        """True (and recorded) when a command for intent p is due now."""
+        """True (and recorded) when a command for intent p is due now. An attempt that
+        was never sent is replaced, not counted."""
         if not self.due(p, every):
             return False
-        p.attempts += 1
+        if not self.unsent(p.last_attempt):
+            p.attempts += 1
         p.last_attempt = fmt(self.now)
         return True
 

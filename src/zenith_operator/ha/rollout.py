@@ -117,9 +117,10 @@ def restart(p: Plan, name: str, step: RolloutStep) -> str:
     if not o.pod_exists or o.pod_deleting:
         return f"rollout: waiting for {name}'s pod to be recreated"
     last = parse(r.last_attempt)
-    if r.deleted_uid == o.pod_uid and last is not None and p.now - last < p.timeout:
+    sent = not p.unsent(r.last_attempt)
+    if r.deleted_uid == o.pod_uid and last is not None and p.now - last < p.timeout and sent:
         return f"rollout: waiting for {name}'s pod to go"
-    if r.restarts >= MAX_ROLLOUT_RESTARTS:
+    if sent and r.restarts >= MAX_ROLLOUT_RESTARTS:
         r.step = RolloutStep.STALLED
         p.event(
             "RolloutStalled",
@@ -130,7 +131,7 @@ def restart(p: Plan, name: str, step: RolloutStep) -> str:
         return f"rollout stalled after {r.restarts} pod restarts"
     r.deleted_uid = o.pod_uid
     r.last_attempt = fmt(p.now)
-    r.restarts += 1
+    r.restarts += 1 if sent else 0
     p.act(DeletePod(name, o.pod_uid))
     what = {
         RolloutStep.RESTART_STANDBY: f"restarting the standby {name}",

@@ -147,6 +147,8 @@ class Sim:
         self.revision = 0  # the StatefulSet template's revision (its updateRevision)
         self.bad: set[int] = set()  # revisions whose database never starts (a bad template)
         self.good_revision = 0  # the revision before the last bad edit (what a revert restores)
+        self.late = 0  # status writes still to land after their budget (a busy API server)
+        self.unsent: set[str] = set()  # attempt times written late, never acted on
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -243,7 +245,13 @@ class Sim:
     def heal(self, i: int) -> None:
         self.nodes[i].reachable = True
 
+    def late_write(self, i: int) -> None:
+        """The next status writes (1 to 4) land after the write budget: their cycles send
+        lease renewals but no command (controller/executor.py)."""
+        self.late = 1 + i % 4
+
     def restart_operator(self) -> None:
+        self.unsent = set()
         self.status = self.persisted.model_copy(deep=True)
         self.started_at = self.now
         self.last_ok = {}
@@ -436,6 +444,7 @@ class Sim:
             started_at=self.started_at,
             lease_renewed_at=self.renewed,
             update_revision=f"c-{self.revision}",
+            unsent=frozenset(self.unsent),
         )
 
     # ------------------------------------------------------------------ actions
@@ -557,10 +566,17 @@ class Sim:
                 self.recreate(n.ordinal)
         self._replicate()
         d = decide(self.status, self.observe(), self.now)
+        late = self.late > 0 and persist.changed(self.persisted, d.status)
+        if late:  # it lands later: no command this cycle, its attempts are due again
+            self.late -= 1
+            self.unsent |= persist.attempt_stamps(d.status) - persist.attempt_stamps(self.persisted)
         if persist.changed(self.persisted, d.status):
             self.persisted = d.status.model_copy(deep=True)  # written BEFORE acting
+        if not late:
+            self.unsent &= persist.attempt_stamps(d.status)
         self.status = d.status
-        self.apply(d)
+        self.apply(replace(d, actions=tuple(a for a in d.actions if isinstance(a, RenewLease)))
+                   if late else d)  # fmt: skip
         self._replicate()
         self._check("after the decision")
         self._write()

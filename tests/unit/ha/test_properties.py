@@ -37,6 +37,7 @@ FAULTS = [
     "timers",
     "agent_port",
     "operator",
+    "late_write",
     "wait",
 ]
 ROLLOUT_FAULTS = [*FAULTS, "change_config"]
