@@ -11,6 +11,7 @@ corrective call; with --blackhole, the same with that many clusters' agents blac
 (they accept connections and never answer). Each figure is printed next to its goal.
 
     python bench/scale.py [--n 10,100,500] [--quick] [--window 60] [--blackhole 50]
+                          [--ramp 50] [--restart]
 """
 
 from __future__ import annotations
@@ -146,6 +147,18 @@ class Bench:
                                str(self.control)])  # fmt: skip
         log = self.state / "doubles.log"
         wait("the agent doubles", lambda: "doubles ready" in log.read_text(), 120)
+
+    def restart_operator(self) -> None:
+        """Stop the operator (as a Deployment rollout does) and start a new one."""
+        proc = self.procs.pop("operator")
+        proc.terminate()
+        proc.wait(30)
+        self.start_operator()
+
+    def all_polled_since(self, since: float) -> bool:
+        """Every agent double polled at or after `since` (wall clock): every loop runs."""
+        stats = self.doubles("/stats")
+        return all(any(t >= since for t in info["polls"]) for info in stats.values())
 
     def start_operator(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.state / "kubeconfig")}
@@ -285,6 +298,16 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
             began = time.monotonic()
             bench.start_operator()
             wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300 + 4 * n, 5.0)
+        if args.restart:  # a new operator process in front of n Normal clusters
+            began, restarted = time.monotonic(), time.time()
+            bench.restart_operator()
+            bench.created_at = began
+
+            def polled() -> bool:
+                return bench.all_polled_since(restarted)
+
+            wait("every agent polled by the new operator", polled, 300 + n, 2.0)
+            wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300, 2.0)
         result.startup = time.monotonic() - began
         bench.settle(args.interval, 180.0)
         result.rps, result.cores, jit = bench.steady(args.window, set())
@@ -358,11 +381,14 @@ def main() -> int:
     ramp = "add the clusters this many at a time, each batch Normal before the next "
     ramp += "(default 50); 0: start the operator in front of all of them"
     p.add_argument("--ramp", type=int, default=50, help=ramp)
+    again = "once the clusters are Normal, restart the operator and measure the new one"
+    p.add_argument("--restart", action="store_true", help=again)
     p.add_argument("--quick", action="store_true", help="--n 10,100 --window 20 --reactions 3")
     args = p.parse_args()
     if args.quick:
         args.n, args.window, args.reactions = "10,100", 20.0, 3
     start = f"clusters added {args.ramp} at a time" if args.ramp else "operator started last"
+    start += ", then the operator restarted" if args.restart else ""
     print(f"bench-scale: pollingInterval {args.interval}s, unreachableTimeout {args.timeout}s, "
           f"window {args.window:g}s, {os.cpu_count()} CPUs, {start}")  # fmt: skip
     for n in (int(x) for x in args.n.split(",")):
