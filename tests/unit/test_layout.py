@@ -49,10 +49,10 @@ def test_the_product_imports_nothing_from_the_sandbox() -> None:
     assert not loaded & SANDBOX_ONLY
 
 
-def installs(dist: str) -> set[str]:
-    """The distributions `pip install dist` pulls in (no extras), from installed metadata."""
+def installs(dist: str, *extras: str) -> set[str]:
+    """The distributions `pip install dist[extras]` pulls in, from installed metadata."""
     seen: set[str] = set()
-    todo = [(canonicalize_name(dist), frozenset[str]())]
+    todo = [(canonicalize_name(dist), frozenset(extras))]
     while todo:
         name, extras = todo.pop()
         if name in seen and not extras:
@@ -66,10 +66,13 @@ def installs(dist: str) -> set[str]:
     return seen
 
 
-def test_installing_the_product_pulls_no_sandbox_dependency() -> None:
+def test_installing_the_product_pulls_no_sandbox_dependency_and_no_kubernetes_client() -> None:
     closure = installs("zenith-operator")
-    assert {"kopf", "kubernetes", "psycopg", "aiohttp"} <= closure
+    assert {"kopf", "urllib3", "psycopg", "aiohttp"} <= closure
     assert not closure & {"zenith-sandbox", "cel-python", "lark", "jsonschema"}
+    # the operator image: no kubernetes client (kopf's login + urllib3)
+    assert "kubernetes" not in closure
+    assert "kubernetes" in installs("zenith-operator", "kubectl")
     assert {"zenith-operator", "cel-python", "jsonpatch"} <= installs("zenith-sandbox")
 
 
