@@ -19,6 +19,7 @@ from typing import Any
 
 import kopf
 import pytest
+import urllib3
 import yaml
 
 from zenith_operator.controller.kube_transport import Transport, kubeconfig_login
@@ -260,6 +261,9 @@ def test_client_certificate_and_ca_files(
     with pytest.raises(KubeError) as err:
         Kube.from_kubeconfig(untrusted).request("GET", "/version")
     assert err.value.status == 0
+    insecure = kubeconfig(tmp_path / "kc3", server.url, user, **{"insecure-skip-tls-verify": True})
+    with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
+        assert Kube.from_kubeconfig(insecure).request("GET", "/version") == {"user": "zenith-admin"}
 
 
 # -- kopf without the kubernetes client ----------------------------------------------
