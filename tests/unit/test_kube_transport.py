@@ -22,7 +22,7 @@ import pytest
 import urllib3
 import yaml
 
-from zenith_operator.controller.kube_transport import Transport, kubeconfig_login
+from zenith_operator.controller.kube_transport import Transport, kubeconfig_login, login
 from zenith_operator.controller.reconcile_kube import UNREACHABLE, Kube, KubeError
 
 Reply = Callable[["Handler"], tuple[int, Any]]
@@ -195,6 +195,24 @@ def test_the_kubeconfig_context_and_relative_files(tmp_path: Path) -> None:
     assert admin.token is None and admin.default_namespace is None
     with pytest.raises(kopf.LoginError, match="context 'missing' not found"):
         kubeconfig_login(path, "missing")
+
+
+def test_in_a_pod_the_api_address_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = kopf.ConnectionInfo(server="https://kubernetes.default.svc", token="sa",
+                                  ca_path="/ca.crt", default_namespace="zenith")  # fmt: skip
+    monkeypatch.setattr(kopf, "login_with_service_account", lambda **_: account)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert login() is account
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    info = login()
+    assert (info.server, info.token, info.ca_path, info.default_namespace) == (
+        "https://10.96.0.1:443", "sa", "/ca.crt", "zenith"
+    )  # fmt: skip
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    assert login().server == "https://[fd00::1]:443"
 
 
 # -- TLS: CA data or file, client certificates ---------------------------------------

@@ -2,7 +2,9 @@
 
 `login()` gives the credentials kopf itself logs in with (it is also the operator's
 `kopf.on.login` handler): the pod's service account, else the kubeconfig ($KUBECONFIG or
-~/.kube/config, its current context), through kopf's public login functions.
+~/.kube/config, its current context), through kopf's public login functions. In a pod the
+API's address comes from $KUBERNETES_SERVICE_HOST/PORT, as client-go and the kubernetes
+client take it: no cluster DNS needed to reach the API.
 `kubeconfig_login(path, context)` reads one kubeconfig file the same way, for tools and
 tests. A 401 answer re-reads the credentials once and retries: in-cluster service-account
 tokens rotate. Thread-safe: kopf's handler threads and the HA loops share one transport.
@@ -10,6 +12,8 @@ tokens rotate. Thread-safe: kopf's handler threads and the HA loops share one tr
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +31,26 @@ USER_AGENT = "zenith-operator"
 def login(settings: kopf.OperatorSettings | None = None, **_: Any) -> kopf.ConnectionInfo:
     """The service account in a pod, else the current context of the kubeconfig."""
     settings = settings or kopf.OperatorSettings()
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
+    info = kopf.login_with_service_account(settings=settings)
+    if info is not None:
+        return in_cluster_address(info)
+    info = kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise kopf.LoginError("no service account and no kubeconfig ($KUBECONFIG, ~/.kube/config)")
     return info
+
+
+def in_cluster_address(info: kopf.ConnectionInfo) -> kopf.ConnectionInfo:
+    """The service account's credentials with the address the kubelet gives every pod
+    (kopf's is https://kubernetes.default.svc, which needs the cluster's DNS)."""
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
+    if not host or not port:
+        return info
+    host = f"[{host}]" if ":" in host else host
+    return dataclasses.replace(info, server=f"https://{host}:{port}")
 
 
 def kubeconfig_login(path: str | Path, context: str | None = None) -> kopf.ConnectionInfo:
