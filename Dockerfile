@@ -1,9 +1,9 @@
 # Two images from one Dockerfile (`make image` builds both and prints their sizes):
 #   operator  zenith-operator:0.1.0  `zenith-operator run`, the Deployment in deploy/operator.yaml;
-#             Python and the package only, no database server
+#             Python and the package only: no database server, no psycopg
 #   database  zenith-database:0.1.0  `zenith-operator agent`, container zenith-ha of every database
-#             pod (the default of spec.zenithSpec.image): the same package + the PostgreSQL 15
-#             server binaries its reference engine drives
+#             pod (the default of spec.zenithSpec.image): the package with its `agent` extra
+#             (psycopg) + the PostgreSQL 15 server binaries its reference engine drives
 # Only the product is installed (pyproject.toml + src/); the sandbox (./sandbox) never is.
 # `docker build .` without --target gives the database image, which can also run the operator.
 #
@@ -12,27 +12,31 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- build: a virtualenv with the package and its runtime dependencies (no dev extras)
+# --- build: a virtualenv with the package and its runtime dependencies (no dev extras).
+# The operator's has no optional extra; the database image's adds `agent` (psycopg).
+# hack/image_check.py then imports every module (but those of an extra left out) and
+# fails on a package that must not be there (the sandbox's, the kubernetes client).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/zenith
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The kubernetes client's asyncio copy (kubernetes.aio, 68 MB) is never imported: dropped.
-# Then every module of the package must still import, and no sandbox package be there.
+COPY hack/image_check.py ./
+
+FROM build AS build-operator
 RUN /opt/zenith/bin/pip install . \
  && /opt/zenith/bin/python -m pip uninstall -q -y pip setuptools \
- && rm -rf /opt/zenith/lib/python3*/site-packages/kubernetes/aio \
  && /opt/zenith/bin/zenith-operator --help >/dev/null \
- && /opt/zenith/bin/python -c "import importlib, pkgutil, zenith_operator as z; \
-[importlib.import_module(m.name) for m in pkgutil.walk_packages(z.__path__, 'zenith_operator.') \
- if not m.name.endswith('__main__')]" \
- && /opt/zenith/bin/python -c "import importlib.metadata as m, sys; \
-bad = {'cel-python', 'jsonschema', 'zenith-sandbox'} & {d.metadata['Name'].lower() for d in m.distributions()}; \
-sys.exit(f'sandbox packages in the image: {bad}' if bad else 0)"
+ && /opt/zenith/bin/python image_check.py psycopg psycopg-binary
 
-# --- common: the unprivileged user and the virtualenv
+FROM build AS build-database
+RUN /opt/zenith/bin/pip install ".[agent]" \
+ && /opt/zenith/bin/python -m pip uninstall -q -y pip setuptools \
+ && /opt/zenith/bin/zenith-operator --help >/dev/null \
+ && /opt/zenith/bin/python image_check.py
+
+# --- common: the unprivileged user (each target adds its virtualenv)
 FROM ${PYTHON_IMAGE} AS common
 ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
@@ -47,7 +51,6 @@ RUN set -eux; \
     groupadd --system --gid "${UID}" zenith; \
     useradd --system --uid "${UID}" --gid zenith --home-dir /var/lib/zenith --shell /usr/sbin/nologin zenith; \
     install -d -o zenith -g zenith -m 0700 /var/lib/zenith
-COPY --from=build /opt/zenith /opt/zenith
 ENV PATH="/opt/zenith/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -59,6 +62,7 @@ FROM common AS operator
 ARG UID=10001
 LABEL org.opencontainers.image.title="zenith-operator" \
       org.opencontainers.image.description="Kubernetes operator for the zenith active/standby database"
+COPY --from=build-operator /opt/zenith /opt/zenith
 USER ${UID}:${UID}
 EXPOSE 8080
 CMD ["run"]
@@ -79,6 +83,7 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/* /var/lib/postgresql/* /etc/postgresql/*; \
     /usr/lib/postgresql/${PG_MAJOR}/bin/postgres --version; \
     install -d -o zenith -g zenith -m 2775 /var/run/postgresql
+COPY --from=build-database /opt/zenith /opt/zenith
 ENV PATH="/usr/lib/postgresql/${PG_MAJOR}/bin:${PATH}" \
     ZENITH_PG_BINDIR="/usr/lib/postgresql/${PG_MAJOR}/bin"
 USER ${UID}:${UID}

@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes import config
-
 from zenith_operator import naming
+from zenith_operator.controller.kube_transport import kubeconfig_login
 from zenith_operator.controller.reconcile_kube import Kube, Ref
 
 NS = "bench"
@@ -129,9 +128,8 @@ class Bench:
         argv = [py, "-m", "zenith_operator", "apiserver", "--port", "0"]
         self.spawn("apiserver", [*argv, "--kubeconfig", str(kc), "--crd", str(crd)])
         wait("the emulator", kc.exists, 30)
-        api = config.new_client_from_config(config_file=str(kc))  # type: ignore[no-untyped-call]
-        self.kube = Kube(api)
-        self.api_url = api.configuration.host
+        self.kube = Kube.from_kubeconfig(kc)
+        self.api_url = kubeconfig_login(kc).server
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
         self.kube.request("POST", "/api/v1/namespaces", namespace)
 

@@ -5,6 +5,7 @@
 # With docker (when its daemon answers) or podman; else buildah (BUILDAH_OPTS, e.g.
 # "--storage-driver vfs"). IMAGE_TOOL=docker|podman|buildah chooses.
 # Extra build flags (e.g. --build-arg PYTHON_IMAGE=...) come from IMAGE_BUILD_ARGS.
+# Where python:3.11-slim-bookworm cannot be pulled, hack/bookworm-base.sh makes a base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${IMAGE:-zenith-operator:0.1.0}

@@ -4,6 +4,8 @@ Each role lives in its own package and exposes `main(argv) -> int`; this module 
 dispatches, importing the role lazily so the agent image need not load kopf. Other
 distributions add roles through the `zenith_operator.roles` entry-point group (the
 sandbox's `apiserver`, `runtime` and `sandbox`): this package never imports them by name.
+A role whose optional extra is not installed (the `kubectl-zenith` plugin: the kubernetes
+client) says which `pip install` brings it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ ROLES: dict[str, tuple[str, str]] = {
     "crds": ("zenith_operator.api.crd", "print or write the generated CRD"),
 }
 PLUGIN_GROUP = "zenith_operator.roles"
+# a top-level module only an optional extra of zenith-operator installs -> that extra
+# (the agent's postgres engine says so itself: its module is loaded late)
+EXTRAS = {"psycopg": "agent", "kubernetes": "kubectl"}
 
 
 def all_roles() -> dict[str, tuple[str, str]]:
@@ -49,9 +54,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    module = importlib.import_module(roles[role][0])
-    result: int = module.main(rest)
+    return run_role(f"zenith-operator {role}", roles[role][0], rest)
+
+
+def run_role(prog: str, module_name: str, argv: list[str]) -> int:
+    """`module_name.main(argv)`; 1 with a message when the module's extra is missing."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"{prog}: needs {exc.name}: pip install 'zenith-operator[{extra}]'", file=sys.stderr)
+        return 1
+    result: int = module.main(argv)
     return result
+
+
+def kubectl(argv: list[str] | None = None) -> int:
+    """`kubectl-zenith`, the kubectl plugin (the `kubectl` extra)."""
+    args = sys.argv[1:] if argv is None else argv
+    return run_role("kubectl-zenith", "zenith_operator.kubectl_plugin.main", args)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import operator_rbac
 import pytest
 from fake_agent import FakePair
 from integration_polling import eventually
-from kubernetes import config
 
 from zenith_operator import naming
 from zenith_operator.api import crd
@@ -172,7 +171,7 @@ class Env:
 
 @pytest.fixture
 def env(kubeconfig: Path, tmp_path: Path) -> Iterator[Env]:
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                  "metadata": {"name": NS}})  # fmt: skip
     kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.crd())

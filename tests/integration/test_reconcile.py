@@ -20,7 +20,6 @@ import operator_rbac
 import pytest
 import yaml
 from integration_polling import eventually
-from kubernetes import config
 
 from zenith_operator.api import crd
 from zenith_operator.controller.reconcile_kube import Kube, KubeError, Ref
@@ -100,7 +99,7 @@ def running_operator(
 ) -> Iterator[Operator]:
     """The operator process, authenticated as its ServiceAccount with deploy/rbac's
     ClusterRole (after `edit_rules`), against the emulator behind `kubeconfig` (admin)."""
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     kube.request(
         "POST",
         "/api/v1/namespaces",

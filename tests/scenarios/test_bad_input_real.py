@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from bad_manifests import REJECTED, Rejected
-from kubernetes import config
 
 from zenith_operator import naming
 from zenith_operator.api import crd
@@ -56,7 +55,7 @@ def scratch_crd() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def real() -> Iterator[tuple[Kube, str]]:
-    kube = Kube(config.new_client_from_config(config_file=REAL))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(REAL)
     ns = f"bad-input-{uuid.uuid4().hex[:6]}"
     kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
     made = scratch_crd()

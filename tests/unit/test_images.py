@@ -1,5 +1,6 @@
 """The Dockerfile's two images: the operator target has no database server, the database
-target adds PostgreSQL, and only the product (never the sandbox) goes in either."""
+target adds PostgreSQL and the `agent` extra, and only the product (never the sandbox)
+goes in either."""
 
 from __future__ import annotations
 
@@ -63,10 +64,17 @@ def test_the_database_image_adds_postgresql() -> None:
     assert "ZENITH_PG_BINDIR" in chain("database")
 
 
-def test_only_the_product_is_installed() -> None:
-    build = stages()["build"][1]
-    installs = re.findall(r"pip install ([^&\n]*)", build)
-    assert [i.strip() for i in installs] == ["."]
+def test_only_the_product_is_installed_with_psycopg_in_the_database_image_only() -> None:
+    installs = {
+        name: [i.strip() for i in re.findall(r"pip install ([^&\n]*)", body)]
+        for name, (_, body) in stages().items()
+    }
+    assert {k: v for k, v in installs.items() if v} == {
+        "build-operator": ["."],
+        "build-database": ['".[agent]"'],  # psycopg: only the agent needs it
+    }
+    assert "COPY --from=build-operator /opt/zenith" in stages()["operator"][1]
+    assert "COPY --from=build-database /opt/zenith" in stages()["database"][1]
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     context = [line for line in lines if line and not line.startswith("#")]
     assert context[0] == "*" and "!src/" in context  # an allow-list: no sandbox/, no tests/

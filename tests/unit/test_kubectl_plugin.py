@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import config
 
 from zenith_operator import naming
 from zenith_operator.api import crd
@@ -96,7 +95,7 @@ def test_ago() -> None:
 # -- against the emulator ------------------------------------------------------------
 @pytest.fixture
 def cluster(kubeconfig: Path) -> Iterator[Kube]:
-    kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+    kube = Kube.from_kubeconfig(kubeconfig)
     kube.request("POST", "/api/v1/namespaces",
                  {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "db"}})  # fmt: skip
     kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.crd())

@@ -49,10 +49,10 @@ def test_the_product_imports_nothing_from_the_sandbox() -> None:
     assert not loaded & SANDBOX_ONLY
 
 
-def installs(dist: str) -> set[str]:
-    """The distributions `pip install dist` pulls in (no extras), from installed metadata."""
+def installs(dist: str, *extras: str) -> set[str]:
+    """The distributions `pip install dist[extras]` pulls in, from installed metadata."""
     seen: set[str] = set()
-    todo = [(canonicalize_name(dist), frozenset[str]())]
+    todo = [(canonicalize_name(dist), frozenset(extras))]
     while todo:
         name, extras = todo.pop()
         if name in seen and not extras:
@@ -66,11 +66,31 @@ def installs(dist: str) -> set[str]:
     return seen
 
 
-def test_installing_the_product_pulls_no_sandbox_dependency() -> None:
+def test_installing_the_product_pulls_no_sandbox_dependency_and_no_kubernetes_client() -> None:
     closure = installs("zenith-operator")
-    assert {"kopf", "kubernetes", "psycopg", "aiohttp"} <= closure
+    assert {"kopf", "urllib3", "aiohttp"} <= closure
     assert not closure & {"zenith-sandbox", "cel-python", "lark", "jsonschema"}
+    # the operator image: no kubernetes client (kopf's login + urllib3), no psycopg (agent)
+    assert not closure & {"kubernetes", "psycopg", "psycopg-binary"}
+    assert "psycopg" in installs("zenith-operator", "agent")
+    assert "kubernetes" in installs("zenith-operator", "kubectl")
     assert {"zenith-operator", "cel-python", "jsonpatch"} <= installs("zenith-sandbox")
+
+
+def test_the_operator_role_loads_neither_psycopg_nor_the_kubernetes_client() -> None:
+    script = (
+        "import sys; sys.modules.update(kubernetes=None, psycopg=None)\n"
+        "from zenith_operator.controller import run; run.load_handlers()\n"
+        "from zenith_operator import cli; assert cli.kubectl(['status', 'pair']) == 1\n"
+        "from types import SimpleNamespace\n"
+        "from zenith_operator.agent import main\n"
+        "main.make_engine(SimpleNamespace(engine='postgres'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "kubectl-zenith: needs kubernetes: pip install 'zenith-operator[kubectl]'" in done.stderr
+    message = "the postgres engine needs psycopg: pip install 'zenith-operator[agent]'"
+    assert f"EngineError: {message}" in done.stderr
 
 
 def test_a_circle_through_a_type_checking_import_is_found(tmp_path: Path) -> None:

@@ -50,8 +50,14 @@ def make_engine(config: AgentConfig) -> Engine:
         from zenith_operator.agent.engines.command import CommandEngine
 
         return CommandEngine(config)
-    from zenith_operator.agent.engines.postgres import PostgresEngine
-
+    try:
+        from zenith_operator.agent.engines.postgres import PostgresEngine
+    except ModuleNotFoundError as exc:  # the operator image has no psycopg
+        if exc.name != "psycopg":
+            raise
+        raise EngineError(
+            "the postgres engine needs psycopg: pip install 'zenith-operator[agent]'"
+        ) from exc
     return PostgresEngine(config)
 
 

@@ -36,7 +36,7 @@ class ApiHealth:
 
     @classmethod
     def for_kube(cls, kube: Kube) -> ApiHealth:
-        short = Kube(kube.api, timeout=PROBE_TIMEOUT)
+        short = kube.with_timeout(PROBE_TIMEOUT)
         return cls(lambda: short.request("GET", "/version"))
 
     @property

@@ -8,6 +8,8 @@
 - a referenced ConfigMap/Secret changed -> reconcile the clusters that use it
   (found through the `config_refs` index)
 - delete -> finalizer `cleanup` honouring spec.retentionPolicy
+- login -> the credentials `Kube` uses too (kube_transport.login), with or without the
+  kubernetes client installed
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from zenith_operator import naming
 from zenith_operator.api.spec import SpecError, parse_spec
 from zenith_operator.controller import metrics
 from zenith_operator.controller.cache import POD_SELECTOR, STS_SELECTOR
+from zenith_operator.controller.kube_transport import login
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.reconcile import (
     Result,
@@ -44,6 +47,9 @@ MANAGED = {"app.kubernetes.io/managed-by": "zenith-operator"}
 REPAIR_INTERVAL = float(os.environ.get("ZENITH_REPAIR_INTERVAL", "60"))
 RESYNC_INTERVAL = float(os.environ.get("ZENITH_RESYNC_INTERVAL", str(10 * 3600)))
 RETRY_DELAY = 10.0
+
+# kopf logs in as Kube does: the service account, else the kubeconfig (kopf's own functions).
+kopf.on.login(id="login")(login)
 
 
 @kopf.on.startup(id="configure")

@@ -1,4 +1,5 @@
-"""A small generic Kubernetes API wrapper over the kubernetes client's transport.
+"""A small generic Kubernetes API wrapper over our transport (kube_transport: kopf's
+credentials, urllib3).
 
 Objects are plain dicts (what the builders produce). One instance per operator,
 created at start-up and passed in (never a module-level client).
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
-from kubernetes import client, config
 
 from zenith_operator.controller import metrics
+from zenith_operator.controller.kube_transport import Transport, kubeconfig_login, login
 
 # kind -> (plural, namespaced)
 KINDS: dict[str, tuple[str, bool]] = {
@@ -83,19 +85,26 @@ def collection_path(api_version: str, kind: str, namespace: str | None) -> str:
 class Kube:
     """Synchronous calls (kopf runs sync handlers in its thread pool)."""
 
-    def __init__(self, api: client.ApiClient, timeout: float = REQUEST_TIMEOUT) -> None:
-        self.api = api
+    def __init__(self, transport: Transport, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.transport = transport
         self.timeout = timeout
 
     @classmethod
     def from_environment(cls) -> Kube:
-        try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
-        cfg = client.Configuration.get_default_copy()
-        cfg.connection_pool_maxsize = CONNECTIONS
-        return cls(client.ApiClient(cfg))
+        """The credentials kopf logs in with: the service account, else the kubeconfig."""
+        return cls(Transport(login, CONNECTIONS))
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path, context: str | None = None) -> Kube:
+        """A context (default: the current one) of one kubeconfig file."""
+        return cls(Transport(lambda: kubeconfig_login(path, context), CONNECTIONS))
+
+    def with_timeout(self, timeout: float) -> Kube:
+        """The same connections, another per-request timeout."""
+        return Kube(self.transport, timeout)
+
+    def close(self) -> None:
+        self.transport.close()
 
     def request(
         self,
@@ -108,27 +117,18 @@ class Kube:
         if query:
             path = f"{path}?{urlencode(query)}"
         headers = {"Accept": "application/json"}
+        data = None
         if body is not None:
             headers["Content-Type"] = content_type
-        params = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
+            data = json.dumps(body).encode()
         try:
-            resp = self.api.call_api(*params, _request_timeout=self.timeout)
-        except client.exceptions.ApiException as exc:
-            metrics.api_request(method, exc.status or 0)
-            raise _error(exc.status or 0, exc.body) from exc
+            status, raw = self.transport.request(method, path, data, headers, self.timeout)
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
             metrics.api_request(method, 0)
             raise KubeError(0, UNREACHABLE, f"{type(exc).__name__}: {exc}") from exc
-        metrics.api_request(method, resp.status)
-        raw = resp.read()  # type: ignore[no-untyped-call]
-        if resp.status >= 400:
-            raise _error(resp.status, raw)
+        metrics.api_request(method, status)
+        if status >= 400:
+            raise _error(status, raw)
         return json.loads(raw) if raw else None
 
     # --- objects -------------------------------------------------------------------
@@ -190,7 +190,7 @@ def _error(status: int, raw: Any) -> KubeError:
     try:
         body = json.loads(raw) if raw else {}
     except (ValueError, TypeError):
-        body = {"message": str(raw)}
+        body = {"message": raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)}
     if not isinstance(body, dict):
         body = {"message": str(body)}
     return KubeError(status, str(body.get("reason", "")), str(body.get("message", "")))

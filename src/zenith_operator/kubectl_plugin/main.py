@@ -1,4 +1,5 @@
-"""`kubectl-zenith` entry point: arguments, kubeconfig (kubectl's rules), errors.
+"""`kubectl-zenith`: arguments, kubeconfig (kubectl's rules, through the kubernetes client
+of the `kubectl` extra), errors.
 
 `--kubeconfig`, `$KUBECONFIG` (several files joined by `:`), then `~/.kube/config`, then
 the in-cluster service account; `--context` picks a context; `-n` the namespace, else
