@@ -317,3 +317,30 @@ def test_kopf_and_kube_log_in_alike_without_the_kubernetes_client(
         "token": "secret",
         "version": {"auth": "Bearer secret"},
     }
+
+
+def test_an_exec_plugin_user_logs_in_through_the_kubernetes_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kopf's own kubeconfig reader runs no exec plugin: with the client installed (the
+    kubectl extra, the dev virtualenv) it does; without it, the error says what to install."""
+    from zenith_operator.controller import kube_transport
+
+    path = tmp_path / "kc"
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "x"}}
+    path.write_text(yaml.safe_dump({
+        "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": exec_user}],
+    }))  # fmt: skip
+    assert kube_transport.login_plugin({"KUBECONFIG": str(path)}) == "an exec plugin"
+    assert kube_transport.login_plugin({"KUBECONFIG": str(tmp_path / "none")}) is None
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    via_client = kopf.ConnectionInfo(server="https://127.0.0.1:1", token="from-exec")
+    monkeypatch.setattr(kopf, "login_via_client", lambda **_: via_client)
+    assert login() is via_client
+    monkeypatch.setattr(kopf, "login_via_client", lambda **_: None)
+    with pytest.raises(kopf.LoginError, match=r"zenith-operator\[kubectl\]"):
+        login()

@@ -13,9 +13,10 @@ tokens rotate. Thread-safe: kopf's handler threads and the HA loops share one tr
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,49 @@ import yaml
 
 Login = Callable[[], kopf.ConnectionInfo]
 USER_AGENT = "zenith-operator"
+LOG = logging.getLogger(__name__)
 
 
-def login(settings: kopf.OperatorSettings | None = None, **_: Any) -> kopf.ConnectionInfo:
-    """The service account in a pod, else the current context of the kubeconfig."""
+def login(
+    settings: kopf.OperatorSettings | None = None, logger: Any = None, **_: Any
+) -> kopf.ConnectionInfo:
+    """The service account in a pod, else the current context of the kubeconfig; a user
+    that logs in through an exec plugin or an auth provider (EKS, GKE, AKS) needs the
+    kubernetes client (`zenith-operator[kubectl]`), which runs them."""
     settings = settings or kopf.OperatorSettings()
     info = kopf.login_with_service_account(settings=settings)
     if info is not None:
         return in_cluster_address(info)
+    if plugin := login_plugin():
+        info = kopf.login_via_client(logger=logger or LOG, settings=settings)
+        if info is None:
+            raise kopf.LoginError(
+                f"the kubeconfig's user logs in with {plugin}: that needs the kubernetes "
+                "client: pip install 'zenith-operator[kubectl]'"
+            )
+        return info
     info = kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise kopf.LoginError("no service account and no kubeconfig ($KUBECONFIG, ~/.kube/config)")
     return info
+
+
+def login_plugin(environ: Mapping[str, str] = os.environ) -> str | None:
+    """'an exec plugin' or 'an auth provider' when the current context's user of the
+    kubeconfig ($KUBECONFIG's first file, else ~/.kube/config) logs in through one."""
+    first = (environ.get("KUBECONFIG") or "").split(os.pathsep)[0]
+    path = Path(first or "~/.kube/config").expanduser()
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    ctx = next((c.get("context") or {} for c in doc.get("contexts") or []
+                if c.get("name") == doc.get("current-context")), {})  # fmt: skip
+    user = next((u.get("user") or {} for u in doc.get("users") or []
+                 if u.get("name") == ctx.get("user")), {})  # fmt: skip
+    if user.get("exec"):
+        return "an exec plugin"
+    return "an auth provider" if user.get("auth-provider") else None
 
 
 def in_cluster_address(info: kopf.ConnectionInfo) -> kopf.ConnectionInfo:
