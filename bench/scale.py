@@ -62,6 +62,7 @@ class Result:
     jitter: tuple[float, float] = (0.0, 0.0)
     reactions: list[float] = field(default_factory=list)
     startup: float = 0.0
+    restart: tuple[float, int] | None = None  # (seconds to stop, actives fenced meanwhile)
     blackholed: int = 0
 
 
@@ -104,6 +105,7 @@ class Bench:
         self.kube: Kube | None = None
         self.api_url = ""
         self.created_at = 0.0
+        self.stop_took = 0.0  # seconds the operator took to exit on SIGTERM (--restart)
 
     # ------------------------------------------------------------------ processes
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -149,14 +151,24 @@ class Bench:
     def restart_operator(self) -> None:
         """Stop the operator (as a Deployment rollout does) and start a new one."""
         proc = self.procs.pop("operator")
+        (self.state / "operator.log").rename(self.state / "operator-before-restart.log")
+        stopping = time.monotonic()
         proc.terminate()
         proc.wait(30)
+        self.stop_took = time.monotonic() - stopping
         self.start_operator()
 
     def all_polled_since(self, since: float) -> bool:
         """Every agent double polled at or after `since` (wall clock): every loop runs."""
         stats = self.doubles("/stats")
         return all(any(t >= since for t in info["polls"]) for info in stats.values())
+
+    def promotes_since(self, since: float) -> int:
+        """Promotes sent at or after `since`: after a restart, each is an active whose
+        lease ran out while no operator renewed it (its writes stopped meanwhile)."""
+        stats = self.doubles("/stats")
+        return sum(1 for info in stats.values() for t, kind in info["commands"]
+                   if t >= since and kind == "promote")  # fmt: skip
 
     def start_operator(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.state / "kubeconfig")}
@@ -306,6 +318,7 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
 
             wait("every agent polled by the new operator", polled, 300 + n, 2.0)
             wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300, 2.0)
+            result.restart = (bench.stop_took, bench.promotes_since(restarted))
         result.startup = time.monotonic() - began
         bench.settle(args.interval, 180.0)
         result.rps, result.cores, jit = bench.steady(args.window, set())
@@ -339,6 +352,10 @@ def verdict(ok: bool) -> str:
 def report(r: Result, interval: int) -> None:
     title = f"N={r.n}" + (f", {r.blackholed} black-holed" if r.blackholed else "")
     print(f"\n{title}  (load average {r.load}; all {r.n} Normal after {r.startup:.0f}s)")
+    if r.restart is not None:
+        took, fenced = r.restart
+        print(f"  restart: the old operator stopped in {took:.1f}s; actives re-promoted "
+              f"after their lease ran out: {fenced} of {r.n}")  # fmt: skip
     api = sum(v for k, v in r.rps.items() if k != "WATCH")
     by_verb = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.rps.items()) if v)
     react = max(r.reactions) if r.reactions else float("nan")
