@@ -366,7 +366,7 @@ def _maybe_restart(p: Plan, name: str) -> None:
     if p.silent_for(o) < RESTART_AFTER_TIMEOUTS * p.timeout:
         return
     intent = p.pending_for(PendingKind.RESTART, name) or p.pending(PendingKind.RESTART, name)
-    if intent.attempts < MAX_RESTARTS and p.attempt(
+    if p.sent_attempts(intent) < MAX_RESTARTS and p.attempt(
         intent, every=RESTART_AFTER_TIMEOUTS * p.timeout
     ):
         # silent for 2 x unreachableTimeout: past any lease it held, so it cannot be
@@ -393,7 +393,7 @@ def _replace_stale_active(p: Plan, active: str, standby: str | None) -> str | No
 def _single_down(p: Plan, active: str, why: str) -> Decision:
     _maybe_restart(p, active)
     intent = p.pending_for(PendingKind.RESTART, active)
-    if intent is not None and intent.attempts >= MAX_RESTARTS:
+    if intent is not None and p.sent_attempts(intent) >= MAX_RESTARTS:
         age = p.state_age()
         if (
             p.state == State.FAILED
@@ -502,7 +502,7 @@ def _recover_standby(p: Plan, active: str, standby: str) -> str:
     # (`_complete` recorded a follow for it): then its WAL ends where the new one's began
     if rebuild is None and follow is None and (s.agent.role == Role.ACTIVE or s.agent.fenced):
         rebuild = p.pending(PendingKind.REBUILD, standby, active)
-    tried = follow is not None and follow.attempts >= FOLLOW_ATTEMPTS_BEFORE_REBUILD
+    tried = follow is not None and p.sent_attempts(follow) >= FOLLOW_ATTEMPTS_BEFORE_REBUILD
     if rebuild is None and follow is not None and tried and p.due(follow):
         rebuild = p.pending(PendingKind.REBUILD, standby, active)
     what = f"{standby} is not streaming from {active} ({_db(s)})"

@@ -262,6 +262,10 @@ class Plan:
         """The attempt recorded at `stamp` was written late and never acted on."""
         return stamp is not None and stamp in self.obs.unsent
 
+    def sent_attempts(self, p: PendingAction) -> int:
+        """Attempts at intent p whose commands were sent (an unsent last one is not)."""
+        return p.attempts - int(self.unsent(p.last_attempt) and p.attempts > 0)
+
     def attempt(self, p: PendingAction, every: float | None = None) -> bool:
         """True (and recorded) when a command for intent p is due now. An attempt that
         was never sent is replaced, not counted."""

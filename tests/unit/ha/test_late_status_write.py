@@ -151,3 +151,13 @@ def test_a_late_write_is_adopted_and_its_attempt_retried_after_a_back_off() -> N
         await ex.close()
 
     asyncio.run(run())
+
+
+def test_an_unsent_attempt_counts_toward_no_limit() -> None:
+    """A follow written late and never sent does not make the standby a rebuild case."""
+    intent = pending("Follow", "c-1", A, attempts=3, last=T0 - 1)
+    old, obs = status(State.NORMAL, pending=intent), observe(inst(A), inst("c-1"))
+    plan = Plan(old, obs, T0)
+    assert plan.sent_attempts(intent) == 3
+    plan = Plan(old, replace(obs, unsent=frozenset({fmt(T0 - 1)})), T0)
+    assert plan.sent_attempts(intent) == 2
