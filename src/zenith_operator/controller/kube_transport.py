@@ -63,13 +63,21 @@ def login_plugin(environ: Mapping[str, str] = os.environ) -> str | None:
         doc = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
-    ctx = next((c.get("context") or {} for c in doc.get("contexts") or []
-                if c.get("name") == doc.get("current-context")), {})  # fmt: skip
-    user = next((u.get("user") or {} for u in doc.get("users") or []
-                 if u.get("name") == ctx.get("user")), {})  # fmt: skip
+    ctx = named(doc, "context", doc.get("current-context")) or {}
+    user = named(doc, "user", ctx.get("user")) or {}
     if user.get("exec"):
         return "an exec plugin"
     return "an auth provider" if user.get("auth-provider") else None
+
+
+def named(doc: Mapping[str, Any], section: str, name: str | None) -> dict[str, Any] | None:
+    """The `section` entry called `name` of a kubeconfig (its `contexts`, `clusters` or
+    `users` list), None when there is none."""
+    for item in doc.get(f"{section}s") or []:
+        if item.get("name") == name:
+            found: dict[str, Any] = item.get(section) or {}
+            return found
+    return None
 
 
 def in_cluster_address(info: kopf.ConnectionInfo) -> kopf.ConnectionInfo:
@@ -92,11 +100,10 @@ def kubeconfig_login(path: str | Path, context: str | None = None) -> kopf.Conne
     doc = yaml.safe_load(path.read_text()) or {}
 
     def entry(section: str, name: str | None) -> dict[str, Any]:
-        for item in doc.get(f"{section}s") or []:
-            if item.get("name") == name:
-                found: dict[str, Any] = item.get(section) or {}
-                return found
-        raise kopf.LoginError(f"{section} {name!r} not found in {path}")
+        found = named(doc, section, name)
+        if found is None:
+            raise kopf.LoginError(f"{section} {name!r} not found in {path}")
+        return found
 
     ctx = entry("context", context or doc.get("current-context"))
     cluster, user = entry("cluster", ctx.get("cluster")), entry("user", ctx.get("user"))
