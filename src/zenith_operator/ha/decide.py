@@ -526,7 +526,7 @@ def _failover(p: Plan, started: str = "") -> Decision:
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
     t, o = p.inst(target), p.inst(source)
-    if t.serving_active:
+    if t.promoted:
         return _complete(p, target, source, "failover")
     if o.serving_active and intent.attempts == 0:
         p.st.pending_action = None
@@ -628,7 +628,7 @@ def _switchover(p: Plan, prefix: str = "") -> Decision:
     assert intent is not None and intent.target is not None
     target, source = intent.target, intent.source or p.st.active_instance or "?"
     t, o = p.inst(target), p.inst(source)
-    if t.serving_active:
+    if t.promoted:
         return _complete(p, target, source, "switchover")
     requested = p.s.switchover_to == target or intent.reason.startswith(
         (ROLLOUT_REASON, SCALE_DOWN_REASON)

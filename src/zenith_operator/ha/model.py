@@ -75,6 +75,12 @@ class InstanceObservation:
         )
 
     @property
+    def promoted(self) -> bool:
+        """A writable active whose promote, if one was running, has ended: the agent
+        reports the new role as the promote begins, before the engine accepts writes."""
+        return self.serving_active and self.busy != "promote"
+
+    @property
     def busy(self) -> str | None:
         if self.inflight:
             return self.inflight

@@ -482,6 +482,28 @@ CASES = [
         has=[RenewLease(B, TTL), LabelPod(B, "active"), LabelPod(A, "none")],
     ),
     Case(
+        "Failover waits for the promote to end: the agent names itself active as it begins",
+        status(State.FAILOVER, pending=pending("Failover", B, A, attempts=1, last=T0 - 1)),
+        observe(
+            inst(A, None, last_ok=T0 - 40),
+            inst(B, agent(B, busy="promote", timeline=1)),
+        ),
+        State.FAILOVER,
+        "failover to c-1: waiting",
+        lacks=[Promote, RenewLease],
+    ),
+    Case(
+        "Switchover waits for the promote to end",
+        status(State.SWITCHOVER, pending=pending("Switchover", B, A, attempts=1, last=T0 - 1)),
+        observe(
+            inst(A, agent(A, db=DatabaseState.STOPPED)),
+            inst(B, agent(B, busy="promote", timeline=1)),
+        ),
+        State.SWITCHOVER,
+        "waiting for it",
+        lacks=[Promote, RenewLease],
+    ),
+    Case(
         "after failover the old active is rebuilt, not followed",
         status(
             State.STANDBY_DOWN,
