@@ -1,10 +1,10 @@
 """Watch-fed caches the HA loop reads instead of the API: pods and StatefulSet revisions.
 
-kopf keeps one watch stream per kind (server-side label selectors, set at start-up in
-handlers.configure) and calls these index functions on every event; an index maps a
-cluster `(namespace, name)` to what the HA loop needs, nothing more (a few hundred bytes
-per pod). The ZenithCluster itself is the daemon's live body, which kopf updates from
-its own watch stream. While the API is away the caches keep their last content.
+One watch per kind, with a server-side label selector (reflector.py), calls these entry
+functions on every event; a cache maps a cluster `(namespace, name)` to what the HA loop
+needs, nothing more (a few hundred bytes per pod). The ZenithCluster itself is the
+daemon's live body, which kopf updates from its own watch stream. While the API is away
+the caches keep their last content.
 """
 
 from __future__ import annotations

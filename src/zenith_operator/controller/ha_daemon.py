@@ -1,13 +1,14 @@
 """kopf registration of the HA loop: one daemon per ZenithCluster, fed by watch caches.
 
-Importing this module registers the daemon, the two indices it reads (pods and
-StatefulSet templates, cache.py), the event handler that wakes a loop when its cluster's
-settings change, and the clean-up of the shared agent session and API threads. The
-loop itself lives in `ha_loop.py`.
+Importing this module registers the daemon, the event handler that wakes a loop when
+its cluster's settings change, and the clean-up of the shared agent session, API threads
+and watches. The pod and StatefulSet caches are the operator's own (reflector.py), made
+at start-up; the loop itself lives in `ha_loop.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,37 +17,26 @@ import kopf
 
 from zenith_operator import naming
 from zenith_operator.controller.api_health import ApiHealth
-from zenith_operator.controller.cache import Key, pod_entry, revision_entry
+from zenith_operator.controller.cache import (
+    POD_SELECTOR,
+    STS_SELECTOR,
+    Key,
+    pod_entry,
+    revision_entry,
+)
 from zenith_operator.controller.fast_steps import FastSteps
 from zenith_operator.controller.ha_loop import HaLoop
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.observe import PodInfo
-from zenith_operator.controller.reconcile_kube import Kube
+from zenith_operator.controller.reconcile_kube import Kube, collection_path
+from zenith_operator.controller.reflector import Cache, Reflector
 
 CR = (naming.GROUP, naming.VERSION, naming.PLURAL)
 AGENT_POOL_LIMIT = 512  # connections in use at once, all agents together
 AGENT_POOL_PER_AGENT = 4
 AGENT_KEEPALIVE = 60.0  # idle keep-alive per agent; longer than common polling intervals
 API_THREADS = 8  # the HA loops' API writes (status, labels, deletes), all clusters together
-
-
-@kopf.index("", "v1", "pods", id="zenith_pods")
-async def zenith_pods(
-    namespace: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
-) -> dict[Key, PodInfo]:
-    """The pod's entry; a change the HA loop cares about wakes its cluster's loop."""
-    entry = pod_entry(namespace, body)
-    loops = getattr(memo, "ha_loops", None) or {}
-    for key, pod in entry.items():
-        loop = loops.get(key)
-        if loop is not None:
-            loop.pod_changed(pod)
-    return entry
-
-
-@kopf.index("apps", "v1", "statefulsets", id="zenith_templates")
-async def zenith_templates(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, str]:
-    return revision_entry(namespace, body)
+SYNC_CHECK = 0.1  # how often a new loop looks whether the caches hold their first list
 
 
 def agent_session() -> aiohttp.ClientSession:
@@ -82,6 +72,28 @@ def _shared(memo: kopf.Memo) -> None:
         memo.fast_steps = FastSteps()
     if not hasattr(memo, "ha_api_pool"):
         memo.ha_api_pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="ha-api")
+    if not hasattr(memo, "watches"):
+        memo.watches = watches(memo.kube, getattr(memo, "watch_namespace", None), memo.ha_loops)
+        for reflector in memo.watches:
+            reflector.start()
+
+
+def watches(
+    kube: Kube, namespace: str | None, loops: dict[Key, HaLoop]
+) -> tuple[Reflector[PodInfo], Reflector[str]]:
+    """The caches every HA loop reads: our pods (a change wakes the pod's cluster loop)
+    and our StatefulSets' template revisions; `namespace` None watches all of them."""
+
+    def pod_changed(key: Key, pod: PodInfo) -> None:
+        loop = loops.get(key)
+        if loop is not None:
+            loop.pod_changed(pod)
+
+    pod_path = collection_path("v1", "Pod", namespace, everywhere=True)
+    sts_path = collection_path("apps/v1", "StatefulSet", namespace, everywhere=True)
+    pods = Reflector(kube, pod_path, POD_SELECTOR, pod_entry, Cache(pod_changed))
+    templates = Reflector(kube, sts_path, STS_SELECTOR, revision_entry, Cache[str]())
+    return pods, templates
 
 
 @kopf.daemon(*CR, id="ha-loop", cancellation_timeout=10.0)
@@ -89,14 +101,19 @@ async def ha_loop(
     body: kopf.Body,
     stopped: Any,
     memo: kopf.Memo,
-    **kwargs: Any,  # the indices, by their ids
+    **_: Any,
 ) -> None:
     _shared(memo)
+    pods, templates = memo.watches
+    while not (pods.synced.is_set() and templates.synced.is_set()):
+        if stopped:
+            return
+        await asyncio.sleep(SYNC_CHECK)  # an empty cache would read as "no pods"
     loop = HaLoop(
         memo.kube,
         body,
-        kwargs["zenith_pods"],
-        kwargs["zenith_templates"],
+        pods.cache,
+        templates.cache,
         memo.api_health,
         memo.agent_session,
         memo.ha_api_pool,
@@ -128,3 +145,5 @@ async def close_agent_session(memo: kopf.Memo, **_: Any) -> None:
     pool = getattr(memo, "ha_api_pool", None)
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
+    for reflector in getattr(memo, "watches", ()):
+        reflector.stop()

@@ -6,7 +6,7 @@
 - a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner;
   changed -> mark its owner for the next repair tick
 - a referenced ConfigMap/Secret changed -> reconcile the clusters that use it
-  (found through the `config_refs` index)
+  (config_users.py, kept from the ZenithCluster events)
 - delete -> finalizer `cleanup` honouring spec.retentionPolicy
 - login -> the credentials `Kube` uses too (kube_transport.login), with or without the
   kubernetes client installed
@@ -27,7 +27,8 @@ import kopf
 from zenith_operator import naming
 from zenith_operator.api.spec import SpecError, parse_spec
 from zenith_operator.controller import metrics
-from zenith_operator.controller.cache import POD_SELECTOR, STS_SELECTOR
+from zenith_operator.controller.cache import STS_SELECTOR
+from zenith_operator.controller.config_users import ConfigUsers, Source
 from zenith_operator.controller.kube_transport import login
 from zenith_operator.controller.logs import cluster_logger
 from zenith_operator.controller.reconcile import (
@@ -71,14 +72,14 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.execution.max_workers = 8  # sync handlers; each thread costs resident memory
-    # Server-side filters for the watches of the HA caches (cache.py): only our objects.
-    settings.watching.label_selectors["pods"] = POD_SELECTOR
+    # A server-side filter: kopf watches StatefulSets for our own only (child-statefulset).
     settings.watching.label_selectors["statefulsets"] = STS_SELECTOR
     if not hasattr(memo, "kube"):
         memo.kube = Kube.from_environment()
     memo.locks = {}
     memo.locks_guard = threading.Lock()
     memo.repairs = RepairSchedule(RESYNC_INTERVAL)
+    memo.config_users = ConfigUsers()
 
 
 def _lock(memo: kopf.Memo, namespace: str, name: str) -> threading.Lock:
@@ -179,16 +180,21 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 # --- reacting to other objects -------------------------------------------------------
 
 
-@kopf.index(*CR, id="config_refs")
-def config_refs(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str, str], str]:
-    """(namespace, kind, object name) -> the clusters referencing that ConfigMap/Secret."""
+@kopf.on.event(*CR, id="config-users")
+def config_users(
+    type: str | None, namespace: str | None, name: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any
+) -> None:
+    """Record which ConfigMaps/Secrets the cluster's spec names."""
+    memo.config_users.uses(namespace or "", name, [] if type == "DELETED" else _sources(
+        namespace, name, spec))  # fmt: skip
+
+
+def _sources(namespace: str | None, name: str, spec: kopf.Spec) -> list[Source]:
     try:
         parsed = parse_spec(dict(spec))
     except SpecError:
-        return {}
-    return {(namespace or "", r.kind, r.name): name for r in referenced_sources(parsed, name)}
+        return []
+    return [(namespace or "", r.kind, r.name) for r in referenced_sources(parsed, name)]
 
 
 def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: str) -> None:
@@ -242,12 +248,11 @@ def _config_event(
     event_type: str | None,
     namespace: str | None,
     name: str | None,
-    config_refs: kopf.Index[tuple[str, str, str], str],
     memo: kopf.Memo,
 ) -> None:
     if event_type is None or not namespace or not name:  # None: the initial listing
         return
-    users: Iterable[str] = config_refs.get((namespace, kind, name), [])
+    users = memo.config_users.users((namespace, kind, name))
     if users:
         reconcile_named(memo, namespace, users, f"{kind} {name} {event_type.lower()}")
 
@@ -258,9 +263,9 @@ def configmap_event(
     namespace: str | None,
     name: str,
     memo: kopf.Memo,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
-    _config_event("ConfigMap", type, namespace, name, kwargs["config_refs"], memo)
+    _config_event("ConfigMap", type, namespace, name, memo)
 
 
 @kopf.on.event("", "v1", "secrets", id="config-secret")
@@ -270,7 +275,7 @@ def secret_event(
     name: str,
     labels: kopf.Labels,
     memo: kopf.Memo,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
     _child_changed(type, namespace, labels, memo, "Secret")
-    _config_event("Secret", type, namespace, name, kwargs["config_refs"], memo)
+    _config_event("Secret", type, namespace, name, memo)

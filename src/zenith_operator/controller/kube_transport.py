@@ -170,8 +170,36 @@ class Transport:
                 status, data = self._send(renewed, method, path, body, headers, timeout)
         return status, data
 
+    def stream(
+        self, path: str, headers: dict[str, str], connect: float, read: float
+    ) -> tuple[int, urllib3.BaseHTTPResponse]:
+        """A GET whose body is read as it arrives (a watch); the caller releases it.
+        A 401 re-reads the credentials and retries once, as `request` does."""
+        session = self._session
+        status, resp = self._open(session, path, headers, connect, read)
+        if status == 401:
+            renewed = self._renew(session)
+            if renewed is not session:
+                resp.release_conn()
+                status, resp = self._open(renewed, path, headers, connect, read)
+        return status, resp
+
     def close(self) -> None:
         self._session.pool.clear()
+
+    @staticmethod
+    def _open(
+        session: Session, path: str, headers: dict[str, str], connect: float, read: float
+    ) -> tuple[int, urllib3.BaseHTTPResponse]:
+        resp = session.pool.request(
+            "GET",
+            session.server + path,
+            headers={**session.headers, **headers},
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            preload_content=False,
+            retries=False,
+        )
+        return resp.status, resp
 
     @staticmethod
     def _send(

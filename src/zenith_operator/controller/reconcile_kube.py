@@ -8,6 +8,7 @@ created at start-up and passed in (never a module-level client).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,13 @@ class Ref:
         return f"{self.kind} {where}{self.name}"
 
 
-def collection_path(api_version: str, kind: str, namespace: str | None) -> str:
+def collection_path(
+    api_version: str, kind: str, namespace: str | None, everywhere: bool = False
+) -> str:
+    """The kind's collection in `namespace`; in all namespaces when `everywhere`."""
     plural, namespaced = KINDS[kind]
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    if namespaced:
+    if namespaced and not (everywhere and not namespace):
         if not namespace:
             raise ValueError(f"{kind} needs a namespace")
         return f"{base}/namespaces/{quote(namespace)}/{plural}"
@@ -130,6 +134,37 @@ class Kube:
         if status >= 400:
             raise _error(status, raw)
         return json.loads(raw) if raw else None
+
+    def watch(self, path: str, query: dict[str, str], seconds: int) -> Iterator[dict[str, Any]]:
+        """The events of one watch of `path` (a collection), as the server sends them,
+        until it ends the watch after `seconds`; KubeError when it refuses or goes away."""
+        query = {**query, "watch": "true", "timeoutSeconds": str(seconds)}
+        headers = {"Accept": "application/json"}
+        try:
+            status, resp = self.transport.stream(
+                f"{path}?{urlencode(query)}", headers, connect=self.timeout, read=seconds + 30.0
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            metrics.api_request("WATCH", 0)
+            raise KubeError(0, UNREACHABLE, f"{type(exc).__name__}: {exc}") from exc
+        metrics.api_request("WATCH", status)
+        try:
+            if status >= 400:
+                raise _error(status, resp.read())
+            buffer = b""
+            for chunk in resp.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            if buffer.strip():
+                yield json.loads(buffer)
+        except urllib3.exceptions.HTTPError as exc:  # reset or silent past the read timeout
+            raise KubeError(0, UNREACHABLE, f"{type(exc).__name__}: {exc}") from exc
+        finally:  # a watch left early has unread bytes: its connection is not reused
+            resp.close()
+            resp.release_conn()
 
     # --- objects -------------------------------------------------------------------
 

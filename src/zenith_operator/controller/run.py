@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if not standalone and not ensure_peering(kube, args.peering, namespace):
         log.warning("peering object unavailable: running standalone", peering=args.peering)
         standalone = True
-    memo = kopf.Memo(kube=kube)
+    memo = kopf.Memo(kube=kube, watch_namespace=namespace or None)
     if args.metrics != "none":
         start_metrics(args.metrics, log)
     log.info(
