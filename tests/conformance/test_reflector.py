@@ -28,8 +28,10 @@ def _pod(name: str, cluster: str | None, **labels: str) -> dict[str, Any]:
                   **labels}  # fmt: skip
     return {
         "metadata": {"name": name, "labels": labels},
-        "spec": {"automountServiceAccountToken": False,
-                 "containers": [{"name": "database", "image": "i:1"}]},  # fmt: skip
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "database", "image": "i:1"}],
+        },
     }
 
 
