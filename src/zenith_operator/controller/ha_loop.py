@@ -1,7 +1,7 @@
 """The HA polling loop of one ZenithCluster: read the caches, poll, decide, apply, wait.
 
 The loop never calls the API to read: the cluster, its pods and its StatefulSet come
-from watch-fed caches (cache.py), so an idle operator sends the API nothing but its
+from watch-fed caches (reflector.py, cache.py), so an idle operator sends the API nothing but its
 watches. The agents are polled every pollingInterval; a spec or annotation change wakes
 the loop at once (`notify`). The loop never dies: every cycle catches everything and
 reports it. A restarted operator resumes from the status (the `Memory` starts empty:
@@ -139,7 +139,7 @@ def write_budget(settings: Settings, status_timeout: float) -> float:
 
 class HaLoop:
     """One cluster's loop. Reads only caches: `body` is kopf's live view of the
-    ZenithCluster, `pods`/`templates` the watch-fed indices of cache.py."""
+    ZenithCluster, `pods`/`templates` the watch-fed caches of reflector.py."""
 
     def __init__(
         self,
