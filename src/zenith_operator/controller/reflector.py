@@ -28,7 +28,7 @@ from zenith_operator.controller.reconcile_kube import Kube, KubeError
 V = TypeVar("V")
 Entry = Callable[[str | None, Mapping[str, Any]], dict[Key, V]]
 WATCH_SECONDS = 290  # the server ends each watch after this; the next resumes from its rv
-RETRY_FIRST, RETRY_MAX = 0.5, 30.0
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # the API back: the caches are fresh within 5 s
 LOG = structlog.get_logger("zenith_operator.reflector")
 
 
@@ -114,12 +114,12 @@ class Reflector(Generic[V]):
                     version = self._watch(version)
             except Gone:
                 LOG.info("watch history gone, listing again", path=self.path)
-            except (KubeError, ValueError) as exc:
+            except Exception as exc:  # the thread must outlive any failure: caches go stale
+                if self._loop is None or self._loop.is_closed():
+                    return  # the operator is stopping
                 LOG.warning("watch failed, retrying", path=self.path, error=str(exc), delay=delay)
                 self._stopped.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
-            except RuntimeError:  # the event loop closed: the operator is stopping
-                return
 
     def _list(self) -> str:
         listed = self.kube.request("GET", self.path, query={"labelSelector": self.selector})
