@@ -26,3 +26,15 @@ def test_a_change_during_a_reconcile_is_not_lost() -> None:
     assert s.due(KEY, 1.0)
     s.forget(KEY)
     assert s.due(KEY, 1.0), "a forgotten (deleted) cluster starts afresh"
+
+
+def test_growing_volumes_are_followed_one_follow_up_at_a_time_for_a_while() -> None:
+    s = RepairSchedule(resync=3600, follow_for=300)
+    assert s.growing(KEY, 0.0), "the first reconcile that sees growth schedules one"
+    assert not s.growing(KEY, 1.0), "one follow-up at a time"
+    s.followed(KEY)
+    assert s.growing(KEY, 5.0)
+    s.followed(KEY)
+    assert not s.growing(KEY, 301.0), "a resize stuck for long: the repair tick follows it"
+    s.grown(KEY)
+    assert s.growing(KEY, 400.0), "the next growth is followed again"

@@ -48,6 +48,7 @@ MANAGED = {"app.kubernetes.io/managed-by": "zenith-operator"}
 REPAIR_INTERVAL = float(os.environ.get("ZENITH_REPAIR_INTERVAL", "60"))
 RESYNC_INTERVAL = float(os.environ.get("ZENITH_RESYNC_INTERVAL", str(10 * 3600)))
 RETRY_DELAY = 10.0
+RESIZE_FOLLOW = 5.0  # seconds between reconciles while PVCs grow (VolumeExpansion progress)
 
 # kopf logs in as Kube does: the service account, else the kubeconfig (kopf's own functions).
 kopf.on.login(id="login")(login)
@@ -129,8 +130,14 @@ def run_reconcile(memo: kopf.Memo, body: kopf.Body | dict[str, Any], trigger: st
             memo.repairs.mark(key)
             log.warning("API error, will retry", error=str(exc))
             raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
-    if result.resizing:  # follow the PVCs' growth at the next repair tick
+    if result.resizing:  # follow the PVCs' growth: soon, and at the next repair tick
         memo.repairs.mark(key)
+        if memo.repairs.growing(key, time.monotonic()):
+            follow = threading.Timer(RESIZE_FOLLOW, _follow_growth, (memo, key))
+            follow.daemon = True
+            follow.start()
+    else:
+        memo.repairs.grown(key)
     if not (result.changes or result.spec_error or result.conflict):
         log.debug("in sync", trigger=trigger)
     _report(body, result, log)
@@ -195,6 +202,11 @@ def _sources(namespace: str | None, name: str, spec: kopf.Spec) -> list[Source]:
     except SpecError:
         return []
     return [(namespace or "", r.kind, r.name) for r in referenced_sources(parsed, name)]
+
+
+def _follow_growth(memo: kopf.Memo, key: tuple[str, str]) -> None:
+    memo.repairs.followed(key)
+    reconcile_named(memo, key[0], [key[1]], "volumes growing")
 
 
 def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: str) -> None:
