@@ -308,7 +308,8 @@ def run(n: int, args: argparse.Namespace) -> tuple[Result, Result | None]:
             began = time.monotonic()
             bench.start_operator()
             wait(f"{n} clusters Normal", lambda: bench.normal_count() == n, 300 + 4 * n, 5.0)
-        if args.restart:  # a new operator process in front of n Normal clusters
+        if args.restart:  # a new operator process in front of n Normal, settled clusters
+            bench.settle(args.interval, 180.0)  # an upgrade of an idle operator
             began, restarted = time.monotonic(), time.time()
             bench.restart_operator()
             bench.created_at = began
@@ -396,7 +397,7 @@ def main() -> int:
     ramp = "add the clusters this many at a time, each batch Normal before the next "
     ramp += "(default 50); 0: start the operator in front of all of them"
     p.add_argument("--ramp", type=int, default=50, help=ramp)
-    again = "once the clusters are Normal, restart the operator and measure the new one"
+    again = "once the clusters are Normal and the operator idle, restart it, measure the new one"
     p.add_argument("--restart", action="store_true", help=again)
     p.add_argument("--quick", action="store_true", help="--n 10,100 --window 20 --reactions 3")
     args = p.parse_args()

@@ -188,10 +188,12 @@ def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(*CR, id="config-users")
-def config_users(
+async def config_users(
     type: str | None, namespace: str | None, name: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any
 ) -> None:
-    """Record which ConfigMaps/Secrets the cluster's spec names."""
+    """Record which ConfigMaps/Secrets the cluster's spec names. On the event loop, not in
+    a handler thread: kopf starts a cluster's HA loop only after its event handlers, and
+    the threads may be busy with other clusters' reconciles (an operator restart)."""
     memo.config_users.uses(namespace or "", name, [] if type == "DELETED" else _sources(
         namespace, name, spec))  # fmt: skip
 
