@@ -2,7 +2,7 @@
 
 A referenced ConfigMap/Secret that changes reconciles the clusters naming it. The map is
 filled from every ZenithCluster event, the initial listing included; a change that
-lands before a cluster's first event is read by that cluster's resume reconcile anyway.
+lands before a cluster's first event is read by that cluster's first repair reconcile.
 Thread-safe: kopf runs the ConfigMap/Secret handlers in its worker threads.
 """
 

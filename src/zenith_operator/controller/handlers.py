@@ -1,6 +1,7 @@
 """The kopf layer for ZenithCluster resources: thin handlers, each calling one function.
 
-- create / update (spec) / resume -> reconcile (children + SpecValid/ResourcesReady)
+- create / update (spec) -> reconcile (children + SpecValid/ResourcesReady); resume (an
+  operator start) -> the same at the first repair tick
 - timer `repair` -> the same reconcile when a child changed since the last one, or
   once per resync period (repair_schedule.py): an idle operator reads nothing
 - a child (StatefulSet, Service, PDB, token Secret) deleted -> reconcile its owner;
@@ -155,8 +156,11 @@ def on_update(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.resume(*CR, id="reconcile-resume")
-def on_resume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    run_reconcile(memo, body, "resume")
+async def on_resume(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    """An operator (re)start, nothing changed meanwhile: reconciled at the first repair
+    tick, not now, so that an operator restarted in front of many clusters spends its
+    first seconds on their HA loops (the actives' leases), not on reading every child."""
+    memo.repairs.mark((str(namespace), name))
 
 
 @kopf.timer(*CR, id="repair", interval=REPAIR_INTERVAL, initial_delay=REPAIR_INTERVAL)
@@ -226,7 +230,7 @@ def _child_changed(
     event_type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, what: str
 ) -> None:
     """Deleted: reconcile the owner now. Changed: the next repair tick looks at it.
-    (None is kopf's initial listing: the resume handler covers it.)"""
+    (None is kopf's initial listing: the first repair tick covers it.)"""
     owner = owner_of(dict(labels))
     if not owner or not namespace or event_type is None:
         return
