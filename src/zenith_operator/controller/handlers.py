@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -226,42 +227,44 @@ def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: 
             cluster_logger(namespace, name).info("reconcile deferred", reason=str(exc))
 
 
-def _child_changed(
+async def _child_changed(
     event_type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, what: str
 ) -> None:
-    """Deleted: reconcile the owner now. Changed: the next repair tick looks at it.
-    (None is kopf's initial listing: the first repair tick covers it.)"""
+    """Deleted: reconcile the owner now (in a thread). Changed: the next repair tick looks
+    at it. (None is kopf's initial listing: the first repair tick covers it.) The event
+    handlers are async so that the listing of every child at an operator start costs no
+    thread hop per object."""
     owner = owner_of(dict(labels))
     if not owner or not namespace or event_type is None:
         return
     if event_type == "DELETED":
-        reconcile_named(memo, namespace, [owner], f"{what} deleted")
+        await asyncio.to_thread(reconcile_named, memo, namespace, [owner], f"{what} deleted")
     else:
         memo.repairs.mark((namespace, owner))
 
 
 @kopf.on.event("apps", "v1", "statefulsets", id="child-statefulset", labels=MANAGED)
-def statefulset_event(
+async def statefulset_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_changed(type, namespace, labels, memo, "StatefulSet")
+    await _child_changed(type, namespace, labels, memo, "StatefulSet")
 
 
 @kopf.on.event("", "v1", "services", id="child-service", labels=MANAGED)
-def service_event(
+async def service_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_changed(type, namespace, labels, memo, "Service")
+    await _child_changed(type, namespace, labels, memo, "Service")
 
 
 @kopf.on.event("policy", "v1", "poddisruptionbudgets", id="child-pdb", labels=MANAGED)
-def pdb_event(
+async def pdb_event(
     type: str | None, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    _child_changed(type, namespace, labels, memo, "PodDisruptionBudget")
+    await _child_changed(type, namespace, labels, memo, "PodDisruptionBudget")
 
 
-def _config_event(
+async def _config_event(
     kind: str,
     event_type: str | None,
     namespace: str | None,
@@ -272,22 +275,23 @@ def _config_event(
         return
     users = memo.config_users.users((namespace, kind, name))
     if users:
-        reconcile_named(memo, namespace, users, f"{kind} {name} {event_type.lower()}")
+        why = f"{kind} {name} {event_type.lower()}"
+        await asyncio.to_thread(reconcile_named, memo, namespace, users, why)
 
 
 @kopf.on.event("", "v1", "configmaps", id="config-configmap")
-def configmap_event(
+async def configmap_event(
     type: str,
     namespace: str | None,
     name: str,
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    _config_event("ConfigMap", type, namespace, name, memo)
+    await _config_event("ConfigMap", type, namespace, name, memo)
 
 
 @kopf.on.event("", "v1", "secrets", id="config-secret")
-def secret_event(
+async def secret_event(
     type: str,
     namespace: str | None,
     name: str,
@@ -295,5 +299,5 @@ def secret_event(
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    _child_changed(type, namespace, labels, memo, "Secret")
-    _config_event("Secret", type, namespace, name, memo)
+    await _child_changed(type, namespace, labels, memo, "Secret")
+    await _config_event("Secret", type, namespace, name, memo)
