@@ -212,8 +212,12 @@ def _sources(namespace: str | None, name: str, spec: kopf.Spec) -> list[Source]:
 
 
 def _follow_growth(memo: kopf.Memo, key: tuple[str, str]) -> None:
+    """The follow-up of growing PVCs (a timer thread); the repair tick retries a failure."""
     memo.repairs.followed(key)
-    reconcile_named(memo, key[0], [key[1]], "volumes growing")
+    try:
+        reconcile_named(memo, key[0], [key[1]], "volumes growing")
+    except KubeError as exc:
+        cluster_logger(*key).warning("API error, will retry", error=str(exc))
 
 
 def reconcile_named(memo: kopf.Memo, namespace: str, names: Iterable[str], why: str) -> None:
