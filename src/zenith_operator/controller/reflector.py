@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -111,7 +112,10 @@ class Reflector(Generic[V]):
                 version = self._list()
                 delay = RETRY_FIRST
                 while not self._stopped.is_set():
+                    began = time.monotonic()
                     version = self._watch(version)
+                    if time.monotonic() - began < RETRY_FIRST:  # ended at once: no busy loop
+                        self._stopped.wait(RETRY_FIRST)
             except Gone:
                 LOG.info("watch history gone, listing again", path=self.path)
             except Exception as exc:  # the thread must outlive any failure: caches go stale
