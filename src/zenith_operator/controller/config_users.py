@@ -3,12 +3,11 @@
 A referenced ConfigMap/Secret that changes reconciles the clusters naming it. The map is
 filled from every ZenithCluster event, the initial listing included; a change that
 lands before a cluster's first event is read by that cluster's first repair reconcile.
-Thread-safe: kopf runs the ConfigMap/Secret handlers in its worker threads.
+Used on the event loop only: the handlers that read and write it are async.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
 Source = tuple[str, str, str]  # (namespace, kind, object name)
@@ -18,24 +17,21 @@ class ConfigUsers:
     def __init__(self) -> None:
         self._users: dict[Source, set[str]] = {}
         self._sources: dict[tuple[str, str], frozenset[Source]] = {}
-        self._lock = threading.Lock()
 
     def uses(self, namespace: str, cluster: str, sources: Iterable[Source]) -> None:
         """`cluster` now uses exactly `sources` (none: it is gone or its spec is invalid)."""
         new = frozenset(sources)
-        with self._lock:
-            old = self._sources.pop((namespace, cluster), frozenset())
-            for source in old - new:
-                users = self._users.get(source)
-                if users is not None:
-                    users.discard(cluster)
-                    if not users:
-                        del self._users[source]
-            for source in new:
-                self._users.setdefault(source, set()).add(cluster)
-            if new:
-                self._sources[(namespace, cluster)] = new
+        old = self._sources.pop((namespace, cluster), frozenset())
+        for source in old - new:
+            users = self._users.get(source)
+            if users is not None:
+                users.discard(cluster)
+                if not users:
+                    del self._users[source]
+        for source in new:
+            self._users.setdefault(source, set()).add(cluster)
+        if new:
+            self._sources[(namespace, cluster)] = new
 
     def users(self, source: Source) -> list[str]:
-        with self._lock:
-            return sorted(self._users.get(source, ()))
+        return sorted(self._users.get(source, ()))
